@@ -1,0 +1,48 @@
+// Package argocd talks to Argo CD through its gRPC apiclient and judges,
+// purely, whether an Application has converged on a revision.
+package argocd
+
+import (
+	"context"
+	"errors"
+
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+)
+
+// Client is the part of Argo CD gitcanary uses.
+type Client interface {
+	// Get returns the Application; refresh asks Argo CD to compare with git first.
+	Get(ctx context.Context, name string, refresh bool) (*v1alpha1.Application, error)
+	// Sync starts a sync operation to revision (a commit hash); prune deletes
+	// live objects that git no longer has. ErrOperationInProgress when another
+	// operation is running.
+	Sync(ctx context.Context, name, revision string, prune bool) error
+}
+
+// ErrOperationInProgress means Argo CD is already running an operation on the app.
+var ErrOperationInProgress = errors.New("another operation is already in progress")
+
+// ErrNotFound means the Application does not exist (or is not visible to the token).
+var ErrNotFound = errors.New("application not found")
+
+// State is the verdict of Assess.
+type State string
+
+const (
+	// NeedsSync: no sync operation for this revision has been started yet.
+	NeedsSync State = "NeedsSync"
+	// Syncing: an operation for this revision is running.
+	Syncing State = "Syncing"
+	// Waiting: the operation finished but health or sync status is not there yet.
+	Waiting State = "Waiting"
+	// Converged: revision, Synced, Succeeded, fresh health and Healthy all hold.
+	Converged State = "Converged"
+	// Failed: the operation for this revision failed or errored, or the app is Degraded.
+	Failed State = "Failed"
+)
+
+// Verdict is what Assess concludes, with a reason a user can read.
+type Verdict struct {
+	State  State
+	Reason string
+}

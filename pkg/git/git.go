@@ -1,0 +1,134 @@
+// Package git keeps a cached clone of an application repository and turns
+// edits of its tree into commits that are pushed without ever forcing.
+//
+// gitcanary never checks out a work tree: it reads files straight from the
+// head commit's tree and writes new trees, so a step costs a fetch, a few
+// object writes and a push, whatever the size of the repository.
+package git
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Trailer keys gitcanary writes on every commit it makes.
+const (
+	TrailerRelease = "Gitcanary-Release"
+	TrailerAction  = "Gitcanary-Action"
+	TrailerSeq     = "Gitcanary-Seq"
+)
+
+// Options say which repository and branch to work on and where the cache lives.
+type Options struct {
+	URL      string // git://, http(s)://, file:// or a local path
+	Branch   string // e.g. main
+	CacheDir string // directory holding cached clones, one per URL
+	// Username and Password are used for http(s) basic auth when set.
+	Username string
+	Password string
+	// Author of the commits gitcanary makes.
+	AuthorName  string
+	AuthorEmail string
+	// MaxAttempts bounds push retries after a rejected push (default 5).
+	MaxAttempts int
+}
+
+// Snapshot is the tree of one commit, read without a work tree.
+type Snapshot interface {
+	// Commit is the hash of the commit the snapshot shows.
+	Commit() string
+	// ReadFile returns a file's content; the error wraps fs.ErrNotExist when absent.
+	ReadFile(path string) ([]byte, error)
+	// Files lists every file path under dir ("" for the whole tree), sorted.
+	Files(dir string) ([]string, error)
+}
+
+// Change is what an edit does to a tree: files written and paths removed.
+// A path in Delete removes that file or, when it names a directory, all below it.
+type Change struct {
+	Write  map[string][]byte
+	Delete []string
+}
+
+// Empty reports whether the change does nothing.
+func (c Change) Empty() bool { return len(c.Write) == 0 && len(c.Delete) == 0 }
+
+// Message is a commit message: a subject, an optional body and trailers.
+type Message struct {
+	Subject  string
+	Body     string
+	Trailers []Trailer
+}
+
+// Trailer is one "Key: value" line at the end of a commit message.
+type Trailer struct{ Key, Value string }
+
+// Commit is a commit as gitcanary reads it back.
+type Commit struct {
+	Hash     string
+	Parent   string
+	Subject  string
+	Trailers []Trailer
+	Time     time.Time
+}
+
+// Trailer returns the value of the first trailer named key, or "".
+func (c Commit) Trailer(key string) string {
+	for _, t := range c.Trailers {
+		if t.Key == key {
+			return t.Value
+		}
+	}
+	return ""
+}
+
+// Edit computes the change to make on top of a snapshot of the branch head.
+// Apply calls it again on the new head after a rejected push.
+type Edit func(head Snapshot) (Change, Message, error)
+
+// Result says what Apply did.
+type Result struct {
+	Commit   Commit
+	Existing bool // a commit with the same trailers was already on the branch; nothing was pushed
+	Attempts int  // pushes tried, 1 when the first push landed
+}
+
+// ErrNothingToCommit is returned (wrapped in *NothingToCommitError) when an edit changes nothing.
+var ErrNothingToCommit = errors.New("nothing to commit")
+
+// NothingToCommitError carries the head the empty edit was computed on.
+type NothingToCommitError struct{ Head string }
+
+func (e *NothingToCommitError) Error() string {
+	return fmt.Sprintf("nothing to commit on %s", short(e.Head))
+}
+
+// Is lets errors.Is(err, ErrNothingToCommit) match.
+func (e *NothingToCommitError) Is(target error) bool { return target == ErrNothingToCommit }
+
+// ErrPushRejected is wrapped when every push attempt was rejected.
+var ErrPushRejected = errors.New("push rejected")
+
+// Repo is an application repository on one branch.
+type Repo interface {
+	// Head fetches the branch and returns a snapshot of its head.
+	Head(ctx context.Context) (Snapshot, error)
+	// Apply fetches, runs edit on the head, commits the change and pushes it.
+	// Before committing it looks for a commit on the branch whose trailers
+	// equal the message's (same keys and values, order ignored) and returns
+	// it with Existing set instead of committing twice. On a rejected push it
+	// fetches and calls edit again on the new head.
+	Apply(ctx context.Context, edit Edit) (Result, error)
+	// Log walks the branch from head, newest first, returning commits for
+	// which match is true, at most limit (0 means no limit).
+	Log(ctx context.Context, match func(Commit) bool, limit int) ([]Commit, error)
+}
+
+func short(h string) string {
+	if len(h) > 8 {
+		return h[:8]
+	}
+	return h
+}

@@ -1,0 +1,39 @@
+// Package kube reads, from the cluster itself, the facts gitcanary checks
+// after Argo CD says it has converged: workload readiness and the
+// VirtualService weights. It reports facts; deciding is the machine's job.
+package kube
+
+import "context"
+
+// Ref names one object.
+type Ref struct {
+	Group, Version, Kind, Resource string
+	Namespace, Name                 string
+}
+
+// WorkloadStatus is what the cluster says about a workload.
+type WorkloadStatus struct {
+	Found              bool
+	Generation         int64
+	ObservedGeneration int64
+	Replicas           int64 // desired, from the kind's replicas path (1 when absent)
+	ReadyReplicas      int64 // from the kind's ready-replicas path
+}
+
+// Route is one weighted destination of a VirtualService's HTTP route.
+type Route struct {
+	Host   string
+	Subset string
+	Weight int32
+}
+
+// Cluster is the read-only view of the cluster gitcanary needs.
+type Cluster interface {
+	// Workload reads a workload of a built-in or configured kind.
+	Workload(ctx context.Context, ref Ref) (WorkloadStatus, error)
+	// VirtualServiceRoutes returns the destinations of every HTTP route of
+	// the VirtualService, in order; found is false when it does not exist.
+	VirtualServiceRoutes(ctx context.Context, namespace, name string) (routes [][]Route, found bool, err error)
+	// Exists reports whether an object exists.
+	Exists(ctx context.Context, ref Ref) (bool, error)
+}
