@@ -8,7 +8,7 @@ import "context"
 // Ref names one object.
 type Ref struct {
 	Group, Version, Kind, Resource string
-	Namespace, Name                 string
+	Namespace, Name                string
 }
 
 // WorkloadStatus is what the cluster says about a workload.
