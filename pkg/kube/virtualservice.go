@@ -1,0 +1,88 @@
+package kube
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// ParseVirtualServiceRoutes reads spec.http[].route[] of an Istio
+// VirtualService: for each HTTP route, its destinations in order. It is pure
+// so fakes can derive routes from manifests the same way the cluster reader
+// does.
+//
+// Istio's rule for an absent weight: a lone destination gets all traffic
+// (100); among several, an absent weight is 0. An HTTP route that delegates
+// instead of routing yields an empty list, keeping indexes aligned with
+// spec.http.
+func ParseVirtualServiceRoutes(obj *unstructured.Unstructured) ([][]Route, error) {
+	name := objectName(obj)
+	raw, found, err := unstructured.NestedFieldNoCopy(obj.Object, "spec", "http")
+	if err != nil {
+		return nil, fmt.Errorf("VirtualService %s: spec.http: %w", name, err)
+	}
+	if !found || raw == nil {
+		return [][]Route{}, nil
+	}
+	https, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("VirtualService %s: spec.http is a %T, want a list", name, raw)
+	}
+	out := make([][]Route, 0, len(https))
+	for i, h := range https {
+		hm, ok := h.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("VirtualService %s: spec.http[%d] is a %T, want an object", name, i, h)
+		}
+		routes, err := parseHTTPRoute(hm)
+		if err != nil {
+			return nil, fmt.Errorf("VirtualService %s: spec.http[%d]%w", name, i, err)
+		}
+		out = append(out, routes)
+	}
+	return out, nil
+}
+
+// parseHTTPRoute returns errors that start with the path suffix under
+// spec.http[i] (".route[1].weight: …").
+func parseHTTPRoute(h map[string]any) ([]Route, error) {
+	raw, ok := h["route"]
+	if !ok || raw == nil {
+		return []Route{}, nil
+	}
+	dests, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf(".route is a %T, want a list", raw)
+	}
+	routes := make([]Route, 0, len(dests))
+	for j, d := range dests {
+		dm, ok := d.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf(".route[%d] is a %T, want an object", j, d)
+		}
+		var r Route
+		if dest, ok := dm["destination"].(map[string]any); ok {
+			r.Host, _ = dest["host"].(string)
+			r.Subset, _ = dest["subset"].(string)
+		} else if dm["destination"] != nil {
+			return nil, fmt.Errorf(".route[%d].destination is a %T, want an object", j, dm["destination"])
+		}
+		switch w, ok := dm["weight"]; {
+		case !ok || w == nil:
+			if len(dests) == 1 {
+				r.Weight = 100
+			}
+		default:
+			n, err := toInt64(w)
+			if err != nil {
+				return nil, fmt.Errorf(".route[%d].weight %v", j, err)
+			}
+			if n < 0 || n > 100 {
+				return nil, fmt.Errorf(".route[%d].weight is %d, want 0..100", j, n)
+			}
+			r.Weight = int32(n)
+		}
+		routes = append(routes, r)
+	}
+	return routes, nil
+}
