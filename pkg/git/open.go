@@ -1,0 +1,252 @@
+package git
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/http"
+)
+
+// Defaults used when Options leave a field empty.
+const (
+	DefaultAuthorName  = "gitcanary"
+	DefaultAuthorEmail = "gitcanary@localhost"
+	DefaultMaxAttempts = 5
+)
+
+const (
+	remoteName = "origin"
+	lockName   = "gitcanary.lock"
+)
+
+// repo is the go-git implementation of Repo over a bare cached clone.
+type repo struct {
+	opts    Options
+	url     string // URL handed to go-git: credentials moved into auth
+	display string // URL safe to print: no credentials
+	dir     string // bare clone
+	auth    transport.AuthMethod
+	now     func() time.Time
+
+	// mu serialises use of the go-git storer inside this process (go-git
+	// repositories are not safe for concurrent use). It is never held while
+	// edit runs, so an edit may read its snapshot freely. The file lock
+	// (lockDir) serialises processes sharing the cache.
+	mu sync.Mutex
+	gg *gogit.Repository
+
+	// cloned reports whether Open created the cache (true) or reused it.
+	cloned bool
+	// hook, when set by tests, runs at named points of Apply ("before-push",
+	// "after-push"); an error from it aborts Apply there, as a crash would.
+	hook func(stage string) error
+}
+
+var _ Repo = (*repo)(nil)
+
+// Open returns the repository at opts.URL, branch opts.Branch, backed by a
+// bare clone under opts.CacheDir that later calls (and later processes)
+// reuse: the first Open clones, every Open after that only fetches the
+// branch. Open fails when the remote cannot be reached or has no such branch.
+func Open(ctx context.Context, opts Options) (Repo, error) {
+	r, err := open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func open(ctx context.Context, opts Options) (*repo, error) {
+	if opts.URL == "" || opts.Branch == "" || opts.CacheDir == "" {
+		return nil, errors.New("open git repository: URL, Branch and CacheDir are required")
+	}
+	if err := plumbing.NewBranchReferenceName(opts.Branch).Validate(); err != nil {
+		return nil, fmt.Errorf("open git repository: invalid branch name %q", opts.Branch)
+	}
+	if opts.AuthorName == "" {
+		opts.AuthorName = DefaultAuthorName
+	}
+	if opts.AuthorEmail == "" {
+		opts.AuthorEmail = DefaultAuthorEmail
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	r := &repo{opts: opts, now: time.Now}
+	r.url, r.display, r.auth = endpoint(opts)
+	r.dir = filepath.Join(opts.CacheDir, cacheName(r.display))
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open git cache for %s: %w", r.display, err)
+	}
+
+	unlock, err := lockDir(ctx, r.dir)
+	if err != nil {
+		return nil, fmt.Errorf("open git cache for %s: %w", r.display, err)
+	}
+	defer unlock()
+
+	gg, err := gogit.PlainOpen(r.dir)
+	if errors.Is(err, gogit.ErrRepositoryNotExists) {
+		// An init whose first fetch failed leaves an empty repository behind;
+		// the next Open finds it and simply fetches into it.
+		gg, err = gogit.PlainInit(r.dir, true)
+		r.cloned = true
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open git cache for %s: %w", r.display, err)
+	}
+	r.gg = gg
+	if _, err := r.fetch(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// CacheDir returns the directory under opts.CacheDir that holds the bare
+// clone of opts.URL. It contains no credentials.
+func CacheDir(opts Options) string {
+	_, display, _ := endpoint(opts)
+	return filepath.Join(opts.CacheDir, cacheName(display))
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// cacheName is a readable, collision-free directory name for a URL: the last
+// path element (for humans) and a hash of the credential-free URL.
+func cacheName(display string) string {
+	sum := sha256.Sum256([]byte(display))
+	base := strings.TrimSuffix(display, "/")
+	if i := strings.LastIndexAny(base, "/:"); i >= 0 {
+		base = base[i+1:]
+	}
+	base = strings.Trim(unsafeName.ReplaceAllString(base, "_"), "._")
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	if base == "" {
+		base = "repo"
+	}
+	return base + "-" + hex.EncodeToString(sum[:8])
+}
+
+// endpoint splits opts.URL into the URL handed to go-git, a printable URL
+// without credentials and the auth method: none for git://, file:// and
+// local paths, basic auth for http(s) from Username/Password or, failing
+// that, from the URL's user info.
+func endpoint(opts Options) (goURL, display string, auth transport.AuthMethod) {
+	u, err := url.Parse(opts.URL)
+	if err != nil || u.Scheme == "" || u.User == nil {
+		if err == nil && (u.Scheme == "http" || u.Scheme == "https") && (opts.Username != "" || opts.Password != "") {
+			auth = &http.BasicAuth{Username: opts.Username, Password: opts.Password}
+		}
+		return opts.URL, opts.URL, auth
+	}
+	switch u.Scheme {
+	case "http", "https":
+		user := u.User.Username()
+		pass, _ := u.User.Password()
+		if opts.Username != "" || opts.Password != "" {
+			user, pass = opts.Username, opts.Password
+		}
+		if user != "" || pass != "" {
+			auth = &http.BasicAuth{Username: user, Password: pass}
+		}
+		u.User = nil
+		return u.String(), u.String(), auth
+	default:
+		// ssh://user@host keeps its user (not a secret); a password never prints.
+		display := *u
+		display.User = url.User(u.User.Username())
+		return opts.URL, display.String(), nil
+	}
+}
+
+func (r *repo) branchRef() plumbing.ReferenceName {
+	return plumbing.NewBranchReferenceName(r.opts.Branch)
+}
+
+func (r *repo) trackingRef() plumbing.ReferenceName {
+	return plumbing.NewRemoteReferenceName(remoteName, r.opts.Branch)
+}
+
+func (r *repo) remote() *gogit.Remote {
+	// An in-memory remote: the cache's config never holds the URL, so it
+	// never holds credentials either.
+	return gogit.NewRemote(r.gg.Storer, &config.RemoteConfig{Name: remoteName, URLs: []string{r.url}})
+}
+
+// fetch updates the remote-tracking ref of the branch and returns its commit.
+// Callers hold the cache lock.
+func (r *repo) fetch(ctx context.Context) (plumbing.Hash, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	spec := config.RefSpec(fmt.Sprintf("+%s:%s", r.branchRef(), r.trackingRef()))
+	err := r.remote().FetchContext(ctx, &gogit.FetchOptions{
+		RemoteName: remoteName,
+		RefSpecs:   []config.RefSpec{spec},
+		Auth:       r.auth,
+		Tags:       gogit.NoTags,
+	})
+	switch {
+	case err == nil, errors.Is(err, gogit.NoErrAlreadyUpToDate):
+	case errors.Is(err, gogit.NoMatchingRefSpecError{}):
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: branch %q does not exist", r.opts.Branch, r.display, r.opts.Branch)
+	default:
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: %w", r.opts.Branch, r.display, err)
+	}
+	ref, err := r.gg.Storer.Reference(r.trackingRef())
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: read %s: %w", r.opts.Branch, r.display, r.trackingRef(), err)
+	}
+	return ref.Hash(), nil
+}
+
+// push sends commit to refs/heads/<branch> without force. A rejection (the
+// branch moved since the fetch) is reported as errRejected.
+func (r *repo) push(ctx context.Context, commit plumbing.Hash) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	spec := config.RefSpec(fmt.Sprintf("%s:%s", r.branchRef(), r.branchRef()))
+	err := r.remote().PushContext(ctx, &gogit.PushOptions{
+		RemoteName: remoteName,
+		RefSpecs:   []config.RefSpec{spec},
+		Auth:       r.auth,
+	})
+	if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
+		if isRejection(err) {
+			return fmt.Errorf("%w: %v", errRejected, err)
+		}
+		return fmt.Errorf("push %s to %s: %w", r.opts.Branch, r.display, err)
+	}
+	// The remote now has commit: record it so the next walk starts there
+	// even before the next fetch.
+	if err := r.gg.Storer.SetReference(plumbing.NewHashReference(r.trackingRef(), commit)); err != nil {
+		return fmt.Errorf("push %s to %s: update %s: %w", r.opts.Branch, r.display, r.trackingRef(), err)
+	}
+	return nil
+}
+
+var errRejected = errors.New("rejected")
+
+// isRejection tells a refused ref update from a transport failure. go-git
+// reports both its own fast-forward check and the server's per-ref status as
+// plain formatted errors, so their text is all there is to go on.
+func isRejection(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "non-fast-forward") ||
+		strings.HasPrefix(msg, "command error on refs/")
+}
