@@ -1,0 +1,265 @@
+package machine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/kustomize"
+	"github.com/gitcanary/gitcanary/pkg/overlay"
+	"github.com/gitcanary/gitcanary/pkg/release"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+// App is one app path at one commit: the repository's files and
+// gitcanary's state in them. It is a value to compute on; nothing here
+// writes to git.
+type App struct {
+	Commit string
+	Path   string
+	Files  map[string][]byte // every file of the repository, by path
+	State  *overlay.State    // nil when gitcanary has not adopted the app
+}
+
+// LoadApp reads a snapshot into an App.
+func LoadApp(snap git.Snapshot, appPath string) (*App, error) {
+	names, err := snap.Files("")
+	if err != nil {
+		return nil, err
+	}
+	files := make(map[string][]byte, len(names))
+	for _, n := range names {
+		if files[n], err = snap.ReadFile(n); err != nil {
+			return nil, err
+		}
+	}
+	return NewApp(snap.Commit(), appPath, files)
+}
+
+// NewApp wraps repository files.
+func NewApp(commit, appPath string, files map[string][]byte) (*App, error) {
+	a := &App{Commit: commit, Path: path.Clean(appPath), Files: files}
+	if _, err := a.rootKustomization(); err != nil {
+		return nil, err
+	}
+	if data, ok := files[a.dir(overlay.StateFile)]; ok {
+		var st overlay.State
+		if err := yaml.UnmarshalStrict(data, &st); err != nil {
+			return nil, fmt.Errorf("%s: %w", a.dir(overlay.StateFile), err)
+		}
+		a.State = &st
+	}
+	return a, nil
+}
+
+func (a *App) dir(elem ...string) string {
+	return path.Join(append([]string{a.Path, overlay.Dir}, elem...)...)
+}
+
+// RecordPath is where a release's record lives.
+func (a *App) RecordPath(name string) string { return a.dir(overlay.ReleasesDir, name+".yaml") }
+
+// Record reads a release's record; nil, nil when there is none.
+func (a *App) Record(name string) (*release.Release, error) {
+	data, ok := a.Files[a.RecordPath(name)]
+	if !ok {
+		return nil, nil
+	}
+	r, err := release.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", a.RecordPath(name), err)
+	}
+	return r, nil
+}
+
+// Records lists the names of every release recorded in the app.
+func (a *App) Records() []string {
+	var names []string
+	prefix := a.dir(overlay.ReleasesDir) + "/"
+	for p := range a.Files {
+		if rest, ok := strings.CutPrefix(p, prefix); ok && strings.HasSuffix(rest, ".yaml") && !strings.Contains(rest, "/") {
+			names = append(names, strings.TrimSuffix(rest, ".yaml"))
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+func (a *App) rootKustomization() (string, error) {
+	for _, n := range kustomizationNames {
+		if _, ok := a.Files[path.Join(a.Path, n)]; ok {
+			return path.Join(a.Path, n), nil
+		}
+	}
+	return "", fmt.Errorf("%s has no kustomization.yaml: gitcanary needs the Argo CD Application's source path to be a kustomization", a.Path)
+}
+
+// Build renders the app path as Argo CD would, with files overriding or
+// adding to the repository's (a nil value deletes).
+func (a *App) Build(ctx context.Context, b kustomize.Builder, override map[string][]byte) ([]byte, error) {
+	files := a.Files
+	if len(override) > 0 {
+		files = maps.Clone(a.Files)
+		for p, data := range override {
+			if data == nil {
+				delete(files, p)
+			} else {
+				files[p] = data
+			}
+		}
+	}
+	fsys, err := kustomize.InMemory(files)
+	if err != nil {
+		return nil, err
+	}
+	return b.Build(ctx, fsys, path.Join(kustomize.Root, a.Path))
+}
+
+// emptyComponent renders to nothing; swapping it in shows the user's own manifests.
+var emptyComponent = []byte("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nmetadata:\n  name: gitcanary\n")
+
+// BaseObjects renders the user's own manifests, without gitcanary's component.
+func (a *App) BaseObjects(ctx context.Context, b kustomize.Builder) ([]overlay.Object, error) {
+	override := map[string][]byte{}
+	if _, ok := a.Files[a.dir(overlay.KustomizationFile)]; ok {
+		override[a.dir(overlay.KustomizationFile)] = emptyComponent
+	}
+	out, err := a.Build(ctx, b, override)
+	if err != nil {
+		return nil, err
+	}
+	return overlay.ParseObjects(out)
+}
+
+// Base finds the user's DestinationRule and VirtualService named in the state.
+func (a *App) Base(objs []overlay.Object, r overlay.Routing) (overlay.Base, error) {
+	dr := overlay.Find(objs, "DestinationRule", r.DestinationRule)
+	vs := overlay.Find(objs, "VirtualService", r.VirtualService)
+	if len(dr) != 1 {
+		return overlay.Base{}, fmt.Errorf("DestinationRule %s not found in %s; run `gitcanary lint`", r.DestinationRule, a.Path)
+	}
+	if len(vs) != 1 {
+		return overlay.Base{}, fmt.Errorf("VirtualService %s not found in %s; run `gitcanary lint`", r.VirtualService, a.Path)
+	}
+	return overlay.Base{DestinationRule: dr[0], VirtualService: vs[0]}, nil
+}
+
+// Templates reads the frozen templates of the managed versions.
+func (a *App) Templates(st *overlay.State) map[string][]byte {
+	t := map[string][]byte{}
+	for _, v := range st.Versions {
+		if data, ok := a.Files[a.dir(overlay.VersionsDir, v.Version, overlay.TemplateFile)]; ok {
+			t[v.Version] = data
+		}
+	}
+	return t
+}
+
+// Change computes the git change that puts state st (and the given extra
+// templates and records) into the app: the component files, the reference
+// from the root kustomization, and deletion of component files the state
+// no longer needs. Release records are only ever added or updated.
+func (a *App) Change(ctx context.Context, b kustomize.Builder, st *overlay.State, templates map[string][]byte, records map[string][]byte) (git.Change, error) {
+	objs, err := a.BaseObjects(ctx, b)
+	if err != nil {
+		return git.Change{}, err
+	}
+	base, err := a.Base(objs, st.Routing)
+	if err != nil {
+		return git.Change{}, err
+	}
+	all := a.Templates(st)
+	maps.Copy(all, templates)
+	rendered, err := overlay.Render(st, base, appName(st), all)
+	if err != nil {
+		return git.Change{}, err
+	}
+	want := map[string][]byte{}
+	for p, data := range rendered {
+		want[a.dir(p)] = data
+	}
+	maps.Copy(want, records)
+	root, err := a.rootKustomization()
+	if err != nil {
+		return git.Change{}, err
+	}
+	rootData, err := withComponent(a.Files[root], overlay.Dir)
+	if err != nil {
+		return git.Change{}, fmt.Errorf("%s: %w", root, err)
+	}
+	want[root] = rootData
+	ch := git.Change{Write: map[string][]byte{}}
+	for p, data := range want {
+		if old, ok := a.Files[p]; !ok || string(old) != string(data) {
+			ch.Write[p] = data
+		}
+	}
+	releases := a.dir(overlay.ReleasesDir) + "/"
+	for p := range a.Files {
+		if strings.HasPrefix(p, a.dir()+"/") && !strings.HasPrefix(p, releases) && want[p] == nil {
+			ch.Delete = append(ch.Delete, p)
+		}
+	}
+	slices.Sort(ch.Delete)
+	return ch, nil
+}
+
+// appName is the base name versions are suffixed to: the managed
+// workloads' names minus their version.
+func appName(st *overlay.State) string {
+	for _, v := range st.Versions {
+		if v.Managed {
+			return strings.TrimSuffix(v.Workload, "-"+v.Version)
+		}
+	}
+	return ""
+}
+
+// Apply returns the app with a change applied, to render what it would become.
+func (a *App) Apply(ch git.Change) (*App, error) {
+	files := maps.Clone(a.Files)
+	for _, p := range ch.Delete {
+		delete(files, p)
+		for q := range files {
+			if strings.HasPrefix(q, p+"/") {
+				delete(files, q)
+			}
+		}
+	}
+	maps.Copy(files, ch.Write)
+	return NewApp(a.Commit, a.Path, files)
+}
+
+// withComponent adds dir to the kustomization's components, keeping the
+// user's formatting and comments.
+func withComponent(data []byte, dir string) ([]byte, error) {
+	node, err := kyaml.Parse(string(data))
+	if err != nil {
+		return nil, err
+	}
+	list, err := node.Pipe(kyaml.LookupCreate(kyaml.SequenceNode, "components"))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range list.YNode().Content {
+		if e.Value == dir {
+			return data, nil
+		}
+	}
+	if err := list.PipeE(kyaml.Append(&kyaml.Node{Kind: kyaml.ScalarNode, Value: dir})); err != nil {
+		return nil, err
+	}
+	out, err := node.String()
+	return []byte(out), err
+}
+
+// errNoRecord is returned when the named release is not in the app.
+var errNoRecord = errors.New("release not found")

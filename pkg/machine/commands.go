@@ -1,0 +1,98 @@
+package machine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// Start commits the release's first change: the new version's workload
+// and subset. It needs only git.
+func (m *Machine) Start(ctx context.Context, r *release.Release) (git.Result, error) {
+	spec := r.Spec
+	meta := r.Metadata
+	return m.commit(ctx, -1, func(d *draft) error {
+		d.rec = &release.Release{APIVersion: release.APIVersion, Kind: release.Kind, Metadata: meta, Spec: spec}
+		return m.prepare(ctx, spec)(d)
+	})
+}
+
+// SetWeight routes w% to the new version by hand.
+func (m *Machine) SetWeight(ctx context.Context, w int32) (git.Result, error) {
+	if w < 0 || w > 100 {
+		return git.Result{}, fmt.Errorf("weight %d is outside 0..100: %w", w, release.ErrInvalid)
+	}
+	return m.commitNow(ctx, setWeight(w))
+}
+
+// Approve ends the current pause.
+func (m *Machine) Approve(ctx context.Context) (git.Result, error) {
+	return m.commitNow(ctx, approve)
+}
+
+// Promote skips the remaining steps: the new version gets 100% and the
+// older versions are retired.
+func (m *Machine) Promote(ctx context.Context) (git.Result, error) {
+	return m.commitNow(ctx, promoteRoutes("promoted by hand"))
+}
+
+// Abort abandons the release now, whatever it is waiting for.
+func (m *Machine) Abort(ctx context.Context, why string) (git.Result, error) {
+	if why == "" {
+		why = "aborted by hand"
+	}
+	return m.commitNow(ctx, abandon("Aborted", why))
+}
+
+// commitNow commits a command on the release as it is at the head.
+func (m *Machine) commitNow(ctx context.Context, mut mutation) (git.Result, error) {
+	for {
+		rec, _, err := m.Load(ctx)
+		if err != nil {
+			return git.Result{}, err
+		}
+		res, err := m.commit(ctx, rec.Status.Seq, mut)
+		if err == ErrConflict {
+			continue
+		}
+		return res, err
+	}
+}
+
+// Until says when Run stops.
+type Until func(r *release.Release, done bool) bool
+
+// Run steps the release until until returns true, the context ends or an
+// error occurs. report sees every outcome (for progress output).
+func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*release.Release, error) {
+	for {
+		out, err := m.Step(ctx)
+		if err != nil {
+			return out.Release, err
+		}
+		if report != nil {
+			report(out)
+		}
+		if until(out.Release, out.Done) {
+			return out.Release, nil
+		}
+		if out.Done {
+			return out.Release, nil
+		}
+		if out.Did != "" {
+			continue // a side effect happened: look again at once
+		}
+		delay := out.Wait
+		if delay <= 0 || delay > pollInterval {
+			delay = pollInterval
+		}
+		select {
+		case <-ctx.Done():
+			return out.Release, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}

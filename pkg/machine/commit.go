@@ -1,0 +1,117 @@
+package machine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/overlay"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// ErrConflict means the release moved on (another process committed)
+// between a decision and its commit; decide again from the new head.
+var ErrConflict = errors.New("the release changed in git since this decision; deciding again")
+
+// draft is a commit being prepared: the state and record to write, and
+// what the commit says it does.
+type draft struct {
+	app       *App
+	state     *overlay.State
+	rec       *release.Release
+	templates map[string][]byte
+	action    string
+	phase     release.Phase
+	message   string // also recorded as the release's status message
+	reason    string
+	now       time.Time
+}
+
+// mutation edits a draft; it must be a pure function of the draft.
+type mutation func(d *draft) error
+
+// commit applies m on the head of the branch and pushes it, once. expect
+// is the release's Seq the decision was taken on (-1 for a new release).
+func (m *Machine) commit(ctx context.Context, expect int, mut mutation) (git.Result, error) {
+	now := m.deps.now()
+	edit := func(head git.Snapshot) (git.Change, git.Message, error) {
+		app, err := LoadApp(head, m.path)
+		if err != nil {
+			return git.Change{}, git.Message{}, err
+		}
+		return m.draft(ctx, app, expect, mut, now)
+	}
+	res, err := m.deps.Repo.Apply(ctx, edit)
+	if err != nil {
+		return res, err
+	}
+	m.deps.log().Info("committed", "release", m.name, "action", res.Commit.Trailer(git.TrailerAction), "commit", shortHash(res.Commit.Hash), "existing", res.Existing)
+	return res, nil
+}
+
+func message(name string, d *draft, seq int) git.Message {
+	subject := fmt.Sprintf("gitcanary %s: %s", name, d.action)
+	if w := d.state.Weights(); len(w) > 0 {
+		subject += " (" + release.FormatWeights(w) + ")"
+	}
+	return git.Message{
+		Subject: subject,
+		Body:    d.message,
+		Trailers: []git.Trailer{
+			{Key: git.TrailerRelease, Value: name},
+			{Key: git.TrailerAction, Value: d.action},
+			{Key: git.TrailerSeq, Value: strconv.Itoa(seq)},
+		},
+	}
+}
+
+func shortHash(h string) string {
+	if len(h) > 8 {
+		return h[:8]
+	}
+	return h
+}
+
+// draft runs a mutation on an app and returns the change and commit
+// message it makes. It is pure but for kustomize builds in memory.
+func (m *Machine) draft(ctx context.Context, app *App, expect int, mut mutation, now time.Time) (git.Change, git.Message, error) {
+	rec, err := app.Record(m.name)
+	if err != nil {
+		return git.Change{}, git.Message{}, err
+	}
+	switch {
+	case expect < 0 && rec != nil:
+		return git.Change{}, git.Message{}, fmt.Errorf("release %s already exists in %s (phase %s): %w", m.name, app.RecordPath(m.name), rec.Status.Phase, ErrExists)
+	case expect >= 0 && rec == nil:
+		return git.Change{}, git.Message{}, fmt.Errorf("release %s not found in %s: %w", m.name, m.path, ErrNotFound)
+	case expect >= 0 && rec.Status.Seq != expect:
+		return git.Change{}, git.Message{}, ErrConflict
+	}
+	d := &draft{app: app, rec: rec, now: now}
+	if app.State != nil {
+		d.state = app.State.Clone()
+	}
+	if err := mut(d); err != nil {
+		return git.Change{}, git.Message{}, err
+	}
+	st := d.rec.Status
+	if err := st.Phase.CanMoveTo(d.phase); err != nil {
+		return git.Change{}, git.Message{}, err
+	}
+	st.Weights = d.state.Weights()
+	st.Reason = d.reason
+	st.Message = d.message
+	seq := st.Record(d.action, d.phase, now, d.message)
+	data, err := release.Marshal(d.rec)
+	if err != nil {
+		return git.Change{}, git.Message{}, err
+	}
+	ch, err := app.Change(ctx, m.deps.Builder, d.state, d.templates, map[string][]byte{app.RecordPath(m.name): data})
+	if err != nil {
+		return git.Change{}, git.Message{}, err
+	}
+	return ch, message(m.name, d, seq), nil
+}

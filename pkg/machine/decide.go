@@ -1,0 +1,97 @@
+package machine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/argocd"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+type decisionKind int
+
+const (
+	doWait decisionKind = iota
+	doSync
+	doCommit
+	doDone
+)
+
+// decision is what decide concludes; the Machine carries it out.
+type decision struct {
+	kind   decisionKind
+	prune  bool          // doSync
+	mutate mutation      // doCommit
+	wait   time.Duration // doWait
+	reason string
+}
+
+func wait(d time.Duration, format string, args ...any) decision {
+	return decision{kind: doWait, wait: d, reason: fmt.Sprintf(format, args...)}
+}
+
+func commitTo(reason string, m mutation) decision {
+	return decision{kind: doCommit, mutate: m, reason: reason}
+}
+
+// handler decides what follows a phase whose commit has converged.
+type handler func(v view) decision
+
+// handlers: one per phase, each in the file of its part of the lifecycle.
+var handlers = map[release.Phase]handler{
+	release.Preparing:   onPrepared,
+	release.Routing:     onStepDone,
+	release.Progressing: onStepDone,
+	release.Paused:      onPaused,
+	release.Promoting:   onPromoteRouted,
+	release.Retiring:    onRetired,
+	release.Promoted:    onFinished,
+	release.Abandoning:  onAbandonRouted,
+	release.Reverting:   onReverted,
+	release.Abandoned:   onFinished,
+}
+
+// prunes lists the phases whose commit removes objects from the cluster.
+var prunes = map[release.Phase]bool{release.Retiring: true, release.Reverting: true}
+
+// decide first makes the last commit converge (sync it, wait for Argo CD
+// and the cluster, abandon past the deadline), then asks the phase's handler.
+func decide(v view) decision {
+	phase := v.rec.Status.Phase
+	switch v.argo.State {
+	case argocd.NeedsSync:
+		return decision{kind: doSync, prune: prunes[phase], reason: "sync " + shortHash(v.last.Hash)}
+	case argocd.Failed:
+		if phase.Abandoning() {
+			// Nothing to fall back to: retry the sync and let a human see why.
+			return decision{kind: doSync, prune: prunes[phase], reason: "retry failed sync: " + v.argo.Reason}
+		}
+		return commitTo("Argo CD failed: "+v.argo.Reason, abandon("SyncFailed", "Argo CD could not apply "+shortHash(v.last.Hash)+": "+v.argo.Reason))
+	case argocd.Syncing, argocd.Waiting:
+		return untilDeadline(v, "Argo CD: "+v.argo.Reason)
+	}
+	if v.cluster != nil && v.cluster.problem != "" {
+		return untilDeadline(v, "cluster: "+v.cluster.problem)
+	}
+	h, ok := handlers[phase]
+	if !ok {
+		return wait(0, "unknown phase %q", phase)
+	}
+	return h(v)
+}
+
+// untilDeadline waits, or abandons once the commit has not converged within
+// the progress deadline. A release already on its way out keeps waiting.
+func untilDeadline(v view, reason string) decision {
+	deadline := v.rec.Spec.Deadline()
+	waited := v.now.Sub(v.since)
+	if waited <= deadline || v.rec.Status.Phase.Abandoning() || v.rec.Status.Phase.Terminal() || v.rec.Status.Phase == release.Retiring {
+		return wait(pollInterval, "%s", reason)
+	}
+	msg := fmt.Sprintf("%s did not converge within the progress deadline (%s): %s", v.rec.Status.Action, deadline, reason)
+	return commitTo(msg, abandon("ProgressDeadlineExceeded", msg))
+}
+
+func onFinished(v view) decision {
+	return decision{kind: doDone, reason: fmt.Sprintf("release %s", v.rec.Status.Phase)}
+}

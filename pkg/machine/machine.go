@@ -1,0 +1,171 @@
+// Package machine drives a release through its phases. Each call to Step
+// reads the release from git and the world (Argo CD, the cluster), decides
+// with the handler of the release's phase, and performs at most one side
+// effect: a commit and push, a sync request, or nothing (a check that says
+// wait). Any process can resume a release from git alone.
+package machine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/argocd"
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/kustomize"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// Sentinels callers branch on.
+var (
+	ErrNotFound = errors.New("release not found")
+	ErrExists   = errors.New("release already exists")
+	// ErrRefused: the command does not apply in the release's phase.
+	ErrRefused = errors.New("refused")
+)
+
+// Deps are the machine's collaborators. Argo and Cluster may be nil for
+// commands that only commit (a CI job without cluster access).
+type Deps struct {
+	Repo    git.Repo
+	Argo    argocd.Client
+	Cluster kube.Cluster
+	Kinds   *kube.Kinds
+	Builder kustomize.Builder
+	Clock   func() time.Time
+	Log     *slog.Logger
+}
+
+func (d Deps) now() time.Time {
+	if d.Clock != nil {
+		return d.Clock()
+	}
+	return time.Now()
+}
+
+func (d Deps) log() *slog.Logger {
+	if d.Log != nil {
+		return d.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Machine drives one release in one app path.
+type Machine struct {
+	deps Deps
+	name string
+	path string
+	app  string // Argo CD Application, from the spec
+}
+
+// New returns a machine for release name in the app path.
+func New(deps Deps, name, appPath string) *Machine {
+	if deps.Builder == nil {
+		deps.Builder = &kustomize.Krusty{}
+	}
+	if deps.Kinds == nil {
+		deps.Kinds = kube.NewKinds()
+	}
+	return &Machine{deps: deps, name: name, path: appPath}
+}
+
+// Outcome says what one Step did.
+type Outcome struct {
+	// Did names the side effect performed: "commit", "sync" or "" (a check).
+	Did string
+	// Commit is the commit made or synced, if any.
+	Commit string
+	// Wait is set when the release waits; Reason says for what.
+	Wait   time.Duration
+	Reason string
+	// Done is set when the release reached a terminal phase and converged.
+	Done    bool
+	Release *release.Release
+}
+
+// Load reads the release's record at the branch head.
+func (m *Machine) Load(ctx context.Context) (*release.Release, *App, error) {
+	head, err := m.deps.Repo.Head(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	app, err := LoadApp(head, m.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := app.Record(m.name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec == nil {
+		return nil, nil, fmt.Errorf("release %s has no record in %s at %s: %w", m.name, m.path, shortHash(app.Commit), ErrNotFound)
+	}
+	return rec, app, nil
+}
+
+// lastCommit finds the commit that carries the release's current Seq, by
+// its trailers: this is how a resumed process finds what to sync to.
+func (m *Machine) lastCommit(ctx context.Context, seq int) (git.Commit, error) {
+	want := fmt.Sprint(seq)
+	cs, err := m.deps.Repo.Log(ctx, func(c git.Commit) bool {
+		return c.Trailer(git.TrailerRelease) == m.name && c.Trailer(git.TrailerSeq) == want
+	}, 1)
+	if err != nil {
+		return git.Commit{}, err
+	}
+	if len(cs) == 0 {
+		return git.Commit{}, fmt.Errorf("no commit on the branch carries %s: %s and %s: %s", git.TrailerRelease, m.name, git.TrailerSeq, want)
+	}
+	return cs[0], nil
+}
+
+// Step performs at most one side effect towards the release's next phase.
+func (m *Machine) Step(ctx context.Context) (Outcome, error) {
+	rec, app, err := m.Load(ctx)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if m.deps.Argo == nil || m.deps.Cluster == nil {
+		return Outcome{}, fmt.Errorf("driving a release needs Argo CD and cluster access")
+	}
+	last, err := m.lastCommit(ctx, rec.Status.Seq)
+	if err != nil {
+		return Outcome{}, err
+	}
+	v, err := m.observe(ctx, rec, app, last)
+	if err != nil {
+		return Outcome{}, err
+	}
+	dec := decide(v)
+	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait}
+	switch dec.kind {
+	case doSync:
+		err := m.deps.Argo.Sync(ctx, rec.Spec.ArgoCD.Application, last.Hash, dec.prune)
+		if errors.Is(err, argocd.ErrOperationInProgress) {
+			return Outcome{Release: rec, Wait: pollInterval, Reason: "another Argo CD operation is running"}, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		m.deps.log().Info("sync requested", "release", m.name, "app", rec.Spec.ArgoCD.Application, "commit", shortHash(last.Hash), "phase", rec.Status.Phase)
+		out.Did, out.Commit = "sync", last.Hash
+	case doCommit:
+		res, err := m.commit(ctx, rec.Status.Seq, dec.mutate)
+		if errors.Is(err, ErrConflict) {
+			return Outcome{Release: rec, Reason: err.Error()}, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out.Did, out.Commit = "commit", res.Commit.Hash
+	case doDone:
+		out.Done = true
+	}
+	return out, nil
+}
+
+// pollInterval is how soon to look again while Argo CD works.
+const pollInterval = 500 * time.Millisecond

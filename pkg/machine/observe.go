@@ -1,0 +1,156 @@
+package machine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/argocd"
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/overlay"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// view is the snapshot a decision is taken on. decide is a pure function of it.
+type view struct {
+	rec   *release.Release
+	state *overlay.State
+	last  git.Commit
+	since time.Time // when the last commit was made, by the release's clock
+	now   time.Time
+	argo  argocd.Verdict
+	// cluster is read only once Argo CD has converged.
+	cluster *clusterFacts
+}
+
+// clusterFacts are what the cluster itself shows for the last commit.
+type clusterFacts struct {
+	problem string // empty when the cluster matches the commit
+}
+
+// observe reads Argo CD and, once it has converged, the cluster.
+func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, last git.Commit) (view, error) {
+	v := view{rec: rec, state: app.State, last: last, now: m.deps.now(), since: last.Time}
+	if h := rec.Status.History; len(h) > 0 && h[len(h)-1].Seq == rec.Status.Seq {
+		v.since = h[len(h)-1].Time
+	}
+	a, err := m.deps.Argo.Get(ctx, rec.Spec.ArgoCD.Application, false)
+	if err != nil {
+		return v, fmt.Errorf("read Argo CD application %s: %w", rec.Spec.ArgoCD.Application, err)
+	}
+	v.argo = argocd.Assess(a, last.Hash)
+	if v.argo.State != argocd.Converged {
+		return v, nil
+	}
+	problem, err := m.checkCluster(ctx, rec, app.State)
+	if err != nil {
+		return v, err
+	}
+	v.cluster = &clusterFacts{problem: problem}
+	return v, nil
+}
+
+// checkCluster confirms, reading the cluster directly, that the commit took
+// effect: the new workload's readiness while it is live, the absence of
+// removed workloads, and the VirtualService weights of the commit.
+func (m *Machine) checkCluster(ctx context.Context, rec *release.Release, st *overlay.State) (string, error) {
+	if st == nil {
+		return "", fmt.Errorf("app has no gitcanary state")
+	}
+	ns := rec.Spec.Workload.Namespace
+	canary, err := m.workloadRef(st, ns, rec.Spec.WorkloadName())
+	if err != nil {
+		return "", err
+	}
+	switch p := rec.Status.Phase; {
+	case p == release.Reverting || p == release.Abandoned:
+		if ok, err := m.deps.Cluster.Exists(ctx, canary); err != nil {
+			return "", err
+		} else if ok {
+			return fmt.Sprintf("%s %s still exists", canary.Kind, canary.Name), nil
+		}
+	case p == release.Retiring || p == release.Promoted:
+		old, err := m.workloadRef(st, ns, rec.Spec.Workload.Name)
+		if err != nil {
+			return "", err
+		}
+		if ok, err := m.deps.Cluster.Exists(ctx, old); err != nil {
+			return "", err
+		} else if ok {
+			return fmt.Sprintf("%s %s still exists", old.Kind, old.Name), nil
+		}
+	default:
+		ws, err := m.deps.Cluster.Workload(ctx, canary)
+		if err != nil {
+			return "", err
+		}
+		if msg := notReady(ws); msg != "" {
+			return fmt.Sprintf("%s %s %s", canary.Kind, canary.Name, msg), nil
+		}
+	}
+	routes, found, err := m.deps.Cluster.VirtualServiceRoutes(ctx, ns, st.Routing.VirtualService)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return fmt.Sprintf("VirtualService %s not found in namespace %s", st.Routing.VirtualService, ns), nil
+	}
+	if !hasWeights(routes, st.Routing.Host, st.Weights()) {
+		return fmt.Sprintf("VirtualService %s does not route %s yet", st.Routing.VirtualService, release.FormatWeights(st.Weights())), nil
+	}
+	return "", nil
+}
+
+func notReady(ws kube.WorkloadStatus) string {
+	switch {
+	case !ws.Found:
+		return "does not exist yet"
+	case ws.ObservedGeneration < ws.Generation:
+		return fmt.Sprintf("not observed yet (generation %d, observed %d)", ws.Generation, ws.ObservedGeneration)
+	case ws.ReadyReplicas < ws.Replicas:
+		return fmt.Sprintf("has %d of %d replicas ready", ws.ReadyReplicas, ws.Replicas)
+	}
+	return ""
+}
+
+// hasWeights reports whether some HTTP route sends the host's traffic with
+// exactly the given weights by subset.
+func hasWeights(routes [][]kube.Route, host string, want []release.Weight) bool {
+	for _, r := range routes {
+		got := map[string]int32{}
+		ok := len(r) == len(want)
+		for _, d := range r {
+			if !overlay.SameHost(d.Host, host) {
+				ok = false
+			}
+			got[d.Subset] += d.Weight
+		}
+		for _, w := range want {
+			if g, present := got[w.Version]; !present || g != w.Weight {
+				ok = false
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Machine) workloadRef(st *overlay.State, ns, name string) (kube.Ref, error) {
+	k, ok := m.deps.Kinds.Lookup(groupOf(st.Workload.APIVersion), st.Workload.Kind)
+	if !ok {
+		return kube.Ref{}, fmt.Errorf("workload kind %s (%s) is not known", st.Workload.Kind, st.Workload.APIVersion)
+	}
+	return kube.Ref{Group: k.Group, Version: k.Version, Kind: k.Kind, Resource: k.Resource, Namespace: ns, Name: name}, nil
+}
+
+func groupOf(apiVersion string) string {
+	for i := range apiVersion {
+		if apiVersion[i] == '/' {
+			return apiVersion[:i]
+		}
+	}
+	return ""
+}

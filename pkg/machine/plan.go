@@ -1,0 +1,96 @@
+package machine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// PlannedState is what the app path renders to at one point of a release.
+type PlannedState struct {
+	// Step is "0" (prepared, new version routed at weight 0), "k" (after
+	// the k-th entry of spec.steps), "promoted" or "abandoned".
+	Step string
+	// Describe says in words what the state is.
+	Describe string
+	// Manifests is the complete multi-document YAML of the app path.
+	Manifests []byte
+	// App is the app in that state, for further inspection.
+	App *App
+}
+
+// Plan simulates a release on an app without writing anything: every
+// state the app path goes through, in order, as Argo CD would render it.
+// It runs the same mutations a real release commits.
+func (m *Machine) Plan(ctx context.Context, app *App, r *release.Release) ([]PlannedState, error) {
+	now := time.Unix(0, 0).UTC()
+	var out []PlannedState
+	cur := app
+	run := func(mut mutation) (*App, error) {
+		expect := -1
+		if rec, err := cur.Record(m.name); err != nil {
+			return nil, err
+		} else if rec != nil {
+			expect = rec.Status.Seq
+		}
+		ch, _, err := m.draft(ctx, cur, expect, mut, now)
+		if err != nil {
+			return nil, err
+		}
+		return cur.Apply(ch)
+	}
+	emit := func(a *App, step, describe string) error {
+		manifests, err := a.Build(ctx, m.deps.Builder, nil)
+		if err != nil {
+			return fmt.Errorf("state %s: %w", step, err)
+		}
+		out = append(out, PlannedState{Step: step, Describe: describe, Manifests: manifests, App: a})
+		return nil
+	}
+	spec, meta := r.Spec, r.Metadata
+	prepared, err := run(func(d *draft) error {
+		d.rec = &release.Release{APIVersion: release.APIVersion, Kind: release.Kind, Metadata: meta, Spec: spec}
+		return m.prepare(ctx, spec)(d)
+	})
+	if err != nil {
+		return nil, err
+	}
+	cur = prepared
+	if cur, err = run(onPrepared(view{}).mutate); err != nil {
+		return nil, err
+	}
+	if err := emit(cur, "0", fmt.Sprintf("%s prepared and routed at weight 0", spec.Version)); err != nil {
+		return nil, err
+	}
+	routed := cur
+	for k := range spec.Steps {
+		if cur, err = run(advance); err != nil {
+			return nil, err
+		}
+		if err := emit(cur, strconv.Itoa(k+1), spec.Steps[k].Describe()); err != nil {
+			return nil, err
+		}
+	}
+	// Promotion: the route change, then the retirement.
+	for _, mut := range []mutation{promoteRoutes("plan"), onPromoteRouted(view{}).mutate, onRetired(view{}).mutate} {
+		if cur, err = run(mut); err != nil {
+			return nil, err
+		}
+	}
+	if err := emit(cur, "promoted", spec.Version+" promoted; older versions retired"); err != nil {
+		return nil, err
+	}
+	cur = routed
+	for _, mut := range []mutation{abandon("Plan", "plan"), onAbandonRouted(view{}).mutate, onReverted(view{}).mutate} {
+		if cur, err = run(mut); err != nil {
+			return nil, err
+		}
+	}
+	if err := emit(cur, "abandoned", "release abandoned; the app renders as before"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

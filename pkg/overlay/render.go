@@ -1,0 +1,88 @@
+package overlay
+
+import (
+	"fmt"
+	"path"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Render returns every file of Dir for a state (paths relative to Dir),
+// except the release records. templates holds each managed version's
+// frozen workload template by version. The output depends on its inputs
+// only, so rendering the state from before a release reproduces the
+// component byte for byte.
+func Render(st *State, base Base, app string, templates map[string][]byte) (map[string][]byte, error) {
+	stateYAML, err := yaml.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{StateFile: stateYAML}
+	comp := kustomization{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component", Metadata: &kmeta{Name: "gitcanary"}}
+	if st.Pristine() {
+		files[KustomizationFile], err = yaml.Marshal(comp)
+		return files, err
+	}
+	if err := st.Check(); err != nil {
+		return nil, fmt.Errorf("inconsistent state: %w", err)
+	}
+	for _, v := range st.Versions {
+		if !v.Managed {
+			continue
+		}
+		dir := path.Join(VersionsDir, v.Version)
+		tmpl, ok := templates[v.Version]
+		if !ok {
+			return nil, fmt.Errorf("version %s has no template %s", v.Version, path.Join(Dir, dir, TemplateFile))
+		}
+		k, err := versionKustomization(st.Workload, app, v)
+		if err != nil {
+			return nil, err
+		}
+		files[path.Join(dir, KustomizationFile)] = k
+		files[path.Join(dir, TemplateFile)] = tmpl
+		comp.Resources = append(comp.Resources, dir)
+	}
+	add := func(name string, data []byte, t *target) {
+		p := path.Join(PatchesDir, name)
+		files[p] = data
+		comp.Patches = append(comp.Patches, patchRef{Path: p, Target: t})
+	}
+	drOps, err := destinationRulePatch(st, base.DestinationRule)
+	if err != nil {
+		return nil, err
+	}
+	vsOps, err := virtualServicePatch(st, base.VirtualService)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range []struct {
+		file string
+		ops  []jsonPatch
+		obj  Object
+	}{{"destinationrule.yaml", drOps, base.DestinationRule}, {"virtualservice.yaml", vsOps, base.VirtualService}} {
+		data, err := yaml.Marshal(p.ops)
+		if err != nil {
+			return nil, err
+		}
+		add(p.file, data, &target{Group: p.obj.Group(), Kind: p.obj.Kind(), Name: p.obj.Name()})
+	}
+	w := st.Workload
+	wt := &target{Group: groupOf(w.APIVersion), Kind: w.Kind, Name: w.Name}
+	switch {
+	case st.OriginalRetired:
+		data, err := retirePatch(w)
+		if err != nil {
+			return nil, err
+		}
+		add("retire-"+w.Name+".yaml", data, wt)
+	case st.OriginalLabeled:
+		data, err := labelPatch(w, st.OriginalVersion)
+		if err != nil {
+			return nil, err
+		}
+		add("label-"+w.Name+".yaml", data, wt)
+	}
+	files[KustomizationFile], err = yaml.Marshal(comp)
+	return files, err
+}

@@ -1,0 +1,130 @@
+package overlay
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/gitcanary/gitcanary/pkg/release"
+	"sigs.k8s.io/yaml"
+)
+
+// InjectAnnotation makes Istio inject its sidecar into the new version's pods.
+const InjectAnnotation = "sidecar.istio.io/inject"
+
+// VersionLabel is the pod label subsets select on.
+const VersionLabel = "version"
+
+// Template freezes a workload as rendered into the template of a new
+// version: named after the app, without server-side fields, with the
+// label and annotation maps the version overlay patches present.
+func Template(obj Object, app string, ref WorkloadRef) ([]byte, error) {
+	var o Object
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return nil, err
+	}
+	delete(o, "status")
+	meta, err := ensureMap(o, ".metadata")
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "ownerReferences"} {
+		delete(meta, k)
+	}
+	meta["name"] = app
+	if _, ok := Lookup(o, ref.PodTemplate).(map[string]any); !ok {
+		return nil, fmt.Errorf("%s %s has no pod template at %s", ref.Kind, obj.Name(), ref.PodTemplate)
+	}
+	if _, ok := Lookup(o, ref.PodTemplate+".metadata.labels").(map[string]any); !ok {
+		return nil, fmt.Errorf("%s %s: the pod template at %s has no labels; a version label cannot be added", ref.Kind, obj.Name(), ref.PodTemplate)
+	}
+	for _, p := range []string{".metadata.labels", ref.PodTemplate + ".metadata.annotations", ref.Selector} {
+		if _, err := ensureMap(o, p); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", ref.Kind, obj.Name(), err)
+		}
+	}
+	return yaml.Marshal(o)
+}
+
+type kustomization struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   *kmeta          `json:"metadata,omitempty"`
+	Resources  []string        `json:"resources,omitempty"`
+	NameSuffix string          `json:"nameSuffix,omitempty"`
+	Images     []release.Image `json:"images,omitempty"`
+	Patches    []patchRef      `json:"patches,omitempty"`
+}
+
+// kmeta names a component; kustomize refuses a kustomization with no fields.
+type kmeta struct {
+	Name string `json:"name"`
+}
+
+type patchRef struct {
+	Path   string  `json:"path,omitempty"`
+	Patch  string  `json:"patch,omitempty"`
+	Target *target `json:"target,omitempty"`
+}
+
+type target struct {
+	Group string `json:"group,omitempty"`
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+}
+
+func groupOf(apiVersion string) string {
+	for i := range apiVersion {
+		if apiVersion[i] == '/' {
+			return apiVersion[:i]
+		}
+	}
+	return ""
+}
+
+// versionKustomization is the overlay that turns the template into
+// <app>-<version>: name suffix, version labels on the object, selector and
+// pod template, the sidecar-injection annotation, and the new images.
+func versionKustomization(ref WorkloadRef, app string, v Version) ([]byte, error) {
+	ops := []jsonPatch{
+		{Op: "add", Path: pointer(".metadata.labels", VersionLabel), Value: v.Version},
+		{Op: "add", Path: pointer(ref.Selector, VersionLabel), Value: v.Version},
+		{Op: "add", Path: pointer(ref.PodTemplate+".metadata.labels", VersionLabel), Value: v.Version},
+		{Op: "add", Path: pointer(ref.PodTemplate+".metadata.annotations", InjectAnnotation), Value: "true"},
+	}
+	patch, err := yaml.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	k := kustomization{
+		APIVersion: "kustomize.config.k8s.io/v1beta1",
+		Kind:       "Kustomization",
+		Resources:  []string{TemplateFile},
+		NameSuffix: "-" + v.Version,
+		Images:     v.Images,
+		Patches: []patchRef{{
+			Patch:  string(patch),
+			Target: &target{Group: groupOf(ref.APIVersion), Kind: ref.Kind, Name: app},
+		}},
+	}
+	return yaml.Marshal(k)
+}
+
+// retirePatch deletes the user's own workload from the render after a promote.
+func retirePatch(ref WorkloadRef) ([]byte, error) {
+	return yaml.Marshal(map[string]any{
+		"$patch":     "delete",
+		"apiVersion": ref.APIVersion,
+		"kind":       ref.Kind,
+		"metadata":   map[string]any{"name": ref.Name},
+	})
+}
+
+// labelPatch adds the version label to the user's pod template (not to its
+// selector, which may be immutable): a normal rolling update.
+func labelPatch(ref WorkloadRef, version string) ([]byte, error) {
+	return yaml.Marshal([]jsonPatch{{Op: "add", Path: pointer(ref.PodTemplate+".metadata.labels", VersionLabel), Value: version}})
+}
