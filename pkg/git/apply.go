@@ -57,7 +57,7 @@ func (r *repo) Apply(ctx context.Context, edit Edit) (Result, error) {
 	for attempt := 1; attempt <= r.opts.MaxAttempts; attempt++ {
 		if attempt > 1 {
 			if err := sleep(ctx, backoff(attempt)); err != nil {
-				return Result{Attempts: attempt - 1}, fmt.Errorf("push %s to %s: %w (after %d rejected pushes: %v)", r.opts.Branch, r.display, err, attempt-1, rejected)
+				return Result{Attempts: attempt - 1}, fmt.Errorf("%w after %d rejected pushes; last: %v", err, attempt-1, rejected)
 			}
 		}
 		res, err := r.attempt(ctx, edit)
@@ -73,7 +73,7 @@ func (r *repo) Apply(ctx context.Context, edit Edit) (Result, error) {
 		}
 		rejected = err
 	}
-	return Result{Attempts: r.opts.MaxAttempts}, fmt.Errorf("push %s to %s: %w %d times, last: %v", r.opts.Branch, r.display, ErrPushRejected, r.opts.MaxAttempts, rejected)
+	return Result{Attempts: r.opts.MaxAttempts}, fmt.Errorf("%w %d times; last: %v", ErrPushRejected, r.opts.MaxAttempts, rejected)
 }
 
 // attempt is one fetch, edit, commit and push. A rejected push is returned
@@ -117,7 +117,7 @@ func (r *repo) attempt(ctx context.Context, edit Edit) (Result, error) {
 		return Result{}, &NothingToCommitError{Head: head.String()}
 	}
 
-	commit, err := r.commit(head, snap.tree, change, msg)
+	commit, objects, err := r.commit(head, snap.tree, change, msg)
 	if err != nil {
 		return Result{}, fmt.Errorf("commit to %s of %s: %w", r.opts.Branch, r.display, err)
 	}
@@ -127,7 +127,7 @@ func (r *repo) attempt(ctx context.Context, edit Edit) (Result, error) {
 	if err := r.runHook("before-push"); err != nil {
 		return Result{}, err
 	}
-	if err := r.push(ctx, commit.Hash); err != nil {
+	if err := r.push(ctx, head, commit.Hash, objects); err != nil {
 		return Result{}, err
 	}
 	if err := r.runHook("after-push"); err != nil {
@@ -137,22 +137,23 @@ func (r *repo) attempt(ctx context.Context, edit Edit) (Result, error) {
 }
 
 // commit writes the trees and the commit for change on top of parent and
-// points the local branch ref at it. It returns nil when the change leaves
-// the tree as it was.
-func (r *repo) commit(parent plumbing.Hash, base *object.Tree, change Change, msg Message) (*object.Commit, error) {
+// points the local branch ref at it. It returns the commit (nil when the
+// change leaves the tree as it was) and every object it wrote.
+func (r *repo) commit(parent plumbing.Hash, base *object.Tree, change Change, msg Message) (*object.Commit, []plumbing.Hash, error) {
 	plan, err := planChange(change)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.gg.Storer
-	tree, _, err := writeTree(s, base, plan, "")
+	w := &treeWriter{s: s}
+	tree, _, err := w.write(base, plan, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if tree == base.Hash {
-		return nil, nil
+		return nil, nil, nil
 	}
 	sig := object.Signature{Name: r.opts.AuthorName, Email: r.opts.AuthorEmail, When: r.now().Round(time.Second)}
 	c := &object.Commit{
@@ -164,18 +165,18 @@ func (r *repo) commit(parent plumbing.Hash, base *object.Tree, change Change, ms
 	}
 	obj := s.NewEncodedObject()
 	if err := c.Encode(obj); err != nil {
-		return nil, fmt.Errorf("encode commit: %w", err)
+		return nil, nil, fmt.Errorf("encode commit: %w", err)
 	}
-	if c.Hash, err = s.SetEncodedObject(obj); err != nil {
-		return nil, fmt.Errorf("store commit: %w", err)
+	if c.Hash, err = w.store(obj, nil); err != nil {
+		return nil, nil, fmt.Errorf("store commit: %w", err)
 	}
 	// The local branch is scratch space for the push; it is rewritten from
 	// the fetched head on every attempt, so a commit that never got pushed
 	// (a crash, a rejection) is simply left behind.
 	if err := s.SetReference(plumbing.NewHashReference(r.branchRef(), c.Hash)); err != nil {
-		return nil, fmt.Errorf("update %s: %w", r.branchRef(), err)
+		return nil, nil, fmt.Errorf("update %s: %w", r.branchRef(), err)
 	}
-	return c, nil
+	return c, w.written, nil
 }
 
 // Log fetches the branch and walks it from head, newest first.

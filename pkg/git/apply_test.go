@@ -124,11 +124,42 @@ func TestApplyGivesUpAfterMaxAttempts(t *testing.T) {
 	if !errors.Is(err, ErrPushRejected) || res.Attempts != 3 || calls != 3 {
 		t.Fatalf("Apply = %+v, %v after %d edits; want ErrPushRejected after 3", res, err, calls)
 	}
+	t.Logf("error: %v", err)
 	if !strings.Contains(err.Error(), e.url) || !strings.Contains(err.Error(), "main") {
 		t.Errorf("error %q should name %s and the branch", err, e.url)
 	}
 	if got := e.srv.Commits(t, e.name); strings.Join(got, "|") != "outside 3|outside 2|outside 1|initial" {
 		t.Errorf("history = %q, want only the outside commits", got)
+	}
+}
+
+// TestApplyRetriesWhenServerRefuses has the server itself refuse the first
+// update (a pre-receive hook declines once), which Apply must treat like a
+// moved branch: fetch, edit again, push again.
+func TestApplyRetriesWhenServerRefuses(t *testing.T) {
+	e := newEnv(t)
+	marker := filepath.Join(t.TempDir(), "refuse-once")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hook := "#!/bin/sh\nif [ -e '" + marker + "' ]; then rm '" + marker + "'; echo refused once >&2; exit 1; fi\n"
+	if err := os.WriteFile(filepath.Join(e.srv.Dir(e.name), "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	edit := func(Snapshot) (Change, Message, error) {
+		calls++
+		return Change{Write: map[string][]byte{"x": []byte("x")}}, Message{Subject: "x", Trailers: step("r", "x")}, nil
+	}
+	res, err := e.open(t, t.TempDir()).Apply(context.Background(), edit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 2 || calls != 2 || res.Commit.Hash != e.head(t) {
+		t.Errorf("Result %+v after %d edits; want the second push on the head", res, calls)
+	}
+	if n := e.withTrailer(t, TrailerAction, "x"); n != 1 {
+		t.Errorf("%d commits with the trailers, want 1", n)
 	}
 }
 
@@ -249,6 +280,7 @@ func TestUnreachable(t *testing.T) {
 	t.Run("nothing listening", func(t *testing.T) {
 		dead := "git://127.0.0.1:1/apps.git"
 		_, err := Open(ctx, Options{URL: dead, Branch: "main", CacheDir: t.TempDir()})
+		t.Logf("error: %v", err)
 		if err == nil || !strings.Contains(err.Error(), dead) {
 			t.Errorf("Open error = %v, want one naming %s", err, dead)
 		}
@@ -256,6 +288,7 @@ func TestUnreachable(t *testing.T) {
 	t.Run("credentials never printed", func(t *testing.T) {
 		cache := t.TempDir()
 		_, err := Open(ctx, Options{URL: "http://user:s3cret@127.0.0.1:1/apps.git", Branch: "main", CacheDir: cache})
+		t.Logf("error: %v", err)
 		if err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:1/apps.git") || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("Open error = %v, want the URL without its password", err)
 		}
@@ -268,6 +301,7 @@ func TestUnreachable(t *testing.T) {
 	})
 	t.Run("no such branch", func(t *testing.T) {
 		_, err := Open(ctx, Options{URL: e.url, Branch: "nope", CacheDir: t.TempDir()})
+		t.Logf("error: %v", err)
 		if err == nil || !strings.Contains(err.Error(), e.url) || !strings.Contains(err.Error(), `"nope"`) {
 			t.Errorf("Open error = %v, want one naming the URL and branch", err)
 		}
@@ -277,6 +311,7 @@ func TestUnreachable(t *testing.T) {
 		r := srv.open(t, t.TempDir())
 		srv.srv.Stop()
 		_, err := r.Apply(ctx, fixed(Change{Write: map[string][]byte{"x": {1}}}, Message{Subject: "x"}))
+		t.Logf("error: %v", err)
 		if err == nil || !strings.Contains(err.Error(), srv.url) || !strings.Contains(err.Error(), "main") {
 			t.Errorf("Apply error = %v, want one naming %s and main", err, srv.url)
 		}
@@ -326,17 +361,19 @@ func TestConcurrentApply(t *testing.T) {
 	e.fsck(t)
 }
 
-func TestFileURL(t *testing.T) {
+func TestLocalURLs(t *testing.T) {
 	e := newEnv(t)
-	r, err := Open(context.Background(), Options{URL: "file://" + e.srv.Dir(e.name), Branch: "main", CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Apply(context.Background(), fixed(Change{Write: map[string][]byte{"f": []byte("file")}}, Message{Subject: "over file://"})); err != nil {
-		t.Fatal(err)
-	}
-	if got := string(e.srv.ReadFile(t, e.name, "f")); got != "file" {
-		t.Errorf("f = %q", got)
+	for _, url := range []string{"file://" + e.srv.Dir(e.name), e.srv.Dir(e.name)} {
+		r, err := Open(context.Background(), Options{URL: url, Branch: "main", CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Apply(context.Background(), fixed(Change{Write: map[string][]byte{"f": []byte(url)}}, Message{Subject: "local"})); err != nil {
+			t.Fatalf("Apply over %s: %v", url, err)
+		}
+		if got := string(e.srv.ReadFile(t, e.name, "f")); got != url {
+			t.Errorf("f = %q, want %q", got, url)
+		}
 	}
 }
 

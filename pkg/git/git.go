@@ -85,7 +85,9 @@ func (c Commit) Trailer(key string) string {
 }
 
 // Edit computes the change to make on top of a snapshot of the branch head.
-// Apply calls it again on the new head after a rejected push.
+// Apply calls it again on the new head after a rejected push, and drops its
+// change when the branch already has a commit with the message's trailers,
+// so an Edit must be free of side effects.
 type Edit func(head Snapshot) (Change, Message, error)
 
 // Result says what Apply did.

@@ -214,39 +214,3 @@ func (r *repo) fetch(ctx context.Context) (plumbing.Hash, error) {
 	}
 	return ref.Hash(), nil
 }
-
-// push sends commit to refs/heads/<branch> without force. A rejection (the
-// branch moved since the fetch) is reported as errRejected.
-func (r *repo) push(ctx context.Context, commit plumbing.Hash) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	spec := config.RefSpec(fmt.Sprintf("%s:%s", r.branchRef(), r.branchRef()))
-	err := r.remote().PushContext(ctx, &gogit.PushOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []config.RefSpec{spec},
-		Auth:       r.auth,
-	})
-	if err != nil && !errors.Is(err, gogit.NoErrAlreadyUpToDate) {
-		if isRejection(err) {
-			return fmt.Errorf("%w: %v", errRejected, err)
-		}
-		return fmt.Errorf("push %s to %s: %w", r.opts.Branch, r.display, err)
-	}
-	// The remote now has commit: record it so the next walk starts there
-	// even before the next fetch.
-	if err := r.gg.Storer.SetReference(plumbing.NewHashReference(r.trackingRef(), commit)); err != nil {
-		return fmt.Errorf("push %s to %s: update %s: %w", r.opts.Branch, r.display, r.trackingRef(), err)
-	}
-	return nil
-}
-
-var errRejected = errors.New("rejected")
-
-// isRejection tells a refused ref update from a transport failure. go-git
-// reports both its own fast-forward check and the server's per-ref status as
-// plain formatted errors, so their text is all there is to go on.
-func isRejection(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "non-fast-forward") ||
-		strings.HasPrefix(msg, "command error on refs/")
-}

@@ -69,11 +69,19 @@ func (n *pending) walk(path, op string) (*pending, error) {
 	return n, nil
 }
 
-// writeTree stores the tree that results from applying p to base (nil for
+// treeWriter stores trees and blobs and remembers what it stored: the
+// objects a push must send, since everything else is shared with the base.
+type treeWriter struct {
+	s       storer.EncodedObjectStorer
+	written []plumbing.Hash
+}
+
+// write stores the tree that results from applying p to base (nil for
 // none) and returns its hash. Only directories on a changed path are
 // rewritten; every other subtree keeps its hash. A directory left empty is
 // dropped from its parent, as git cannot record one.
-func writeTree(s storer.EncodedObjectStorer, base *object.Tree, p *pending, dir string) (plumbing.Hash, bool, error) {
+func (w *treeWriter) write(base *object.Tree, p *pending, dir string) (plumbing.Hash, bool, error) {
+	s := w.s
 	entries := map[string]object.TreeEntry{}
 	if base != nil && !p.clear {
 		for _, e := range base.Entries {
@@ -88,7 +96,7 @@ func writeTree(s storer.EncodedObjectStorer, base *object.Tree, p *pending, dir 
 			if had && old.Mode == filemode.Dir && !kid.clear {
 				return plumbing.ZeroHash, false, fmt.Errorf("write %s: is a directory; delete it in the same change to replace it", path)
 			}
-			h, err := writeBlob(s, kid.file)
+			h, err := w.store(blobObject(s, kid.file))
 			if err != nil {
 				return plumbing.ZeroHash, false, fmt.Errorf("write %s: %w", path, err)
 			}
@@ -114,7 +122,7 @@ func writeTree(s storer.EncodedObjectStorer, base *object.Tree, p *pending, dir 
 				}
 				sub = t
 			}
-			h, empty, err := writeTree(s, sub, kid, path)
+			h, empty, err := w.write(sub, kid, path)
 			if err != nil {
 				return plumbing.ZeroHash, false, err
 			}
@@ -131,11 +139,14 @@ func writeTree(s storer.EncodedObjectStorer, base *object.Tree, p *pending, dir 
 	if err := t.Encode(obj); err != nil {
 		return plumbing.ZeroHash, false, fmt.Errorf("encode tree %s: %w", dir, err)
 	}
-	h, err := s.SetEncodedObject(obj)
+	if len(t.Entries) == 0 && dir != "" {
+		return plumbing.ZeroHash, true, nil // the parent drops it; git has no empty directories
+	}
+	h, err := w.store(obj, nil)
 	if err != nil {
 		return plumbing.ZeroHash, false, fmt.Errorf("store tree %s: %w", dir, err)
 	}
-	return h, len(t.Entries) == 0, nil
+	return h, false, nil
 }
 
 // writes reports whether p writes anything at or below its path.
@@ -151,22 +162,32 @@ func (p *pending) writes() bool {
 	return false
 }
 
-func writeBlob(s storer.EncodedObjectStorer, data []byte) (plumbing.Hash, error) {
+func blobObject(s storer.EncodedObjectStorer, data []byte) (plumbing.EncodedObject, error) {
 	obj := s.NewEncodedObject()
 	obj.SetType(plumbing.BlobObject)
 	obj.SetSize(int64(len(data)))
 	w, err := obj.Writer()
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return nil, err
 	}
 	if _, err := w.Write(data); err != nil {
 		w.Close()
+		return nil, err
+	}
+	return obj, w.Close()
+}
+
+// store saves obj (unless err is set) and records its hash.
+func (w *treeWriter) store(obj plumbing.EncodedObject, err error) (plumbing.Hash, error) {
+	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	if err := w.Close(); err != nil {
+	h, err := w.s.SetEncodedObject(obj)
+	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return s.SetEncodedObject(obj)
+	w.written = append(w.written, h)
+	return h, nil
 }
 
 func join(dir, name string) string {
