@@ -3,7 +3,6 @@ package machine
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -89,10 +88,8 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 		if delay <= 0 || delay > pollInterval {
 			delay = pollInterval
 		}
-		select {
-		case <-ctx.Done():
-			return out.Release, ctx.Err()
-		case <-time.After(delay):
+		if err := m.deps.sleep(ctx, delay); err != nil {
+			return out.Release, err
 		}
 	}
 }

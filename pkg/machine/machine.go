@@ -36,7 +36,21 @@ type Deps struct {
 	Kinds   *kube.Kinds
 	Builder kustomize.Builder
 	Clock   func() time.Time
-	Log     *slog.Logger
+	// Sleep waits between steps; tests pass one that advances a fake clock.
+	Sleep func(ctx context.Context, d time.Duration) error
+	Log   *slog.Logger
+}
+
+func (d Deps) sleep(ctx context.Context, dur time.Duration) error {
+	if d.Sleep != nil {
+		return d.Sleep(ctx, dur)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(dur):
+		return nil
+	}
 }
 
 func (d Deps) now() time.Time {

@@ -80,6 +80,8 @@ func (m *Machine) checkCluster(ctx context.Context, rec *release.Release, st *ov
 		} else if ok {
 			return fmt.Sprintf("%s %s still exists", old.Kind, old.Name), nil
 		}
+	case p == release.Abandoning:
+		// Traffic is leaving the new version: its readiness no longer matters.
 	default:
 		ws, err := m.deps.Cluster.Workload(ctx, canary)
 		if err != nil {
