@@ -24,7 +24,7 @@ var backoffBase = 50 * time.Millisecond
 
 // Head fetches the branch and returns a snapshot of its head.
 func (r *repo) Head(ctx context.Context) (Snapshot, error) {
-	unlock, err := lockDir(ctx, r.dir)
+	unlock, err := r.lock(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read %s of %s: %w", r.opts.Branch, r.display, err)
 	}
@@ -79,7 +79,7 @@ func (r *repo) Apply(ctx context.Context, edit Edit) (Result, error) {
 // attempt is one fetch, edit, commit and push. A rejected push is returned
 // wrapping errRejected.
 func (r *repo) attempt(ctx context.Context, edit Edit) (Result, error) {
-	unlock, err := lockDir(ctx, r.dir)
+	unlock, err := r.lock(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("apply to %s of %s: %w", r.opts.Branch, r.display, err)
 	}
@@ -181,7 +181,7 @@ func (r *repo) commit(parent plumbing.Hash, base *object.Tree, change Change, ms
 
 // Log fetches the branch and walks it from head, newest first.
 func (r *repo) Log(ctx context.Context, match func(Commit) bool, limit int) ([]Commit, error) {
-	unlock, err := lockDir(ctx, r.dir)
+	unlock, err := r.lock(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("log %s of %s: %w", r.opts.Branch, r.display, err)
 	}

@@ -273,6 +273,35 @@ func TestOpenReusesCache(t *testing.T) {
 	}
 }
 
+// TestSharedCache has two Repos (as two processes would) share one cache:
+// each must see the packs the other fetched into it. Here r1 fetches an
+// outside commit (a new pack) and pushes its own commit on top (a loose
+// object); r2's fetch then finds nothing to fetch, and its dedupe walk from
+// r1's commit reaches the outside commit, which is only in r1's pack.
+func TestSharedCache(t *testing.T) {
+	e := newEnv(t)
+	cache := t.TempDir()
+	r1, r2 := e.open(t, cache), e.open(t, cache)
+	ctx := context.Background()
+	for i := range 3 {
+		e.srv.Push(t, e.name, map[string][]byte{"outside": []byte(fmt.Sprint(i))}, "outside")
+		for k, r := range []*repo{r1, r2} {
+			_, err := r.Apply(ctx, fixed(Change{Write: map[string][]byte{fmt.Sprint("r", k+1): []byte(fmt.Sprint(i))}},
+				Message{Subject: "mine", Trailers: step("r", fmt.Sprint(i, "/", k))}))
+			if err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+		}
+	}
+	snap, err := r2.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := snap.ReadFile("outside"); err != nil || string(got) != "2" {
+		t.Errorf("outside = %q, %v; want the last outside commit's", got, err)
+	}
+}
+
 func TestUnreachable(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

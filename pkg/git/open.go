@@ -19,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // Defaults used when Options leave a field empty.
@@ -173,6 +174,22 @@ func endpoint(opts Options) (goURL, display string, auth transport.AuthMethod) {
 		display.User = url.User(u.User.Username())
 		return opts.URL, display.String(), nil
 	}
+}
+
+// lock takes the cache lock for a fetch-to-push sequence. Whoever held it
+// before may have fetched new packs into the cache, which go-git's storage
+// does not notice by itself (it indexes packs once), so it re-reads them.
+func (r *repo) lock(ctx context.Context) (unlock func(), err error) {
+	unlock, err = lockDir(ctx, r.dir)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if s, ok := r.gg.Storer.(*filesystem.Storage); ok {
+		s.Reindex()
+	}
+	r.mu.Unlock()
+	return unlock, nil
 }
 
 func (r *repo) branchRef() plumbing.ReferenceName {
