@@ -4,6 +4,23 @@
 // gitcanary never checks out a work tree: it reads files straight from the
 // head commit's tree and writes new trees, so a step costs a fetch, a few
 // object writes and a push, whatever the size of the repository.
+//
+// The cache is one bare repository per URL under Options.CacheDir, named
+// after the URL without its credentials. Open clones into it once; later
+// Opens, in this process or another, only fetch the one branch. An flock on
+// gitcanary.lock in that directory covers every fetch-to-push sequence, so
+// processes sharing a cache take turns. The local branch ref is scratch:
+// every attempt starts from the fetched remote head, so a commit left
+// unpushed by a crash is simply abandoned.
+//
+// Pushes never force: the remote branch is moved only from the commit the
+// edit saw. When it has moved, Apply fetches and runs the edit again on the
+// new head. Trailers make this safe to repeat: the edit runs first (it
+// supplies the message), then the branch's recent history is searched for a
+// commit with the same trailer set, and only when there is none is the
+// change committed. That search comes before the empty-change check, so a
+// resumed action gets its earlier commit back (Result.Existing), not
+// ErrNothingToCommit.
 package git
 
 import (
@@ -47,6 +64,9 @@ type Snapshot interface {
 
 // Change is what an edit does to a tree: files written and paths removed.
 // A path in Delete removes that file or, when it names a directory, all below it.
+// Deletes apply before writes, so deleting a directory and writing below it
+// replaces its content; writing over a directory or below a file is refused
+// unless that path is deleted too. Directories left empty disappear.
 type Change struct {
 	Write  map[string][]byte
 	Delete []string
