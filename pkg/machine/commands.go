@@ -61,8 +61,8 @@ func (m *Machine) commitNow(ctx context.Context, mut mutation) (git.Result, erro
 	}
 }
 
-// Until says when Run stops.
-type Until func(r *release.Release, done bool) bool
+// Until says when Run stops, given the outcome of the last step.
+type Until func(o Outcome) bool
 
 // Run steps the release until until returns true, the context ends or an
 // error occurs. report sees every outcome (for progress output).
@@ -75,7 +75,7 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 		if report != nil {
 			report(out)
 		}
-		if until(out.Release, out.Done) {
+		if until(out) {
 			return out.Release, nil
 		}
 		if out.Done {

@@ -24,6 +24,10 @@ type decision struct {
 	mutate mutation      // doCommit
 	wait   time.Duration // doWait
 	reason string
+	// converged: the last commit took effect; this decision is the phase's own.
+	converged bool
+	// awaiting: the release waits for a human (an indefinite pause).
+	awaiting bool
 }
 
 func wait(d time.Duration, format string, args ...any) decision {
@@ -77,7 +81,9 @@ func decide(v view) decision {
 	if !ok {
 		return wait(0, "unknown phase %q", phase)
 	}
-	return h(v)
+	d := h(v)
+	d.converged = true
+	return d
 }
 
 // untilDeadline waits, or abandons once the commit has not converged within

@@ -96,7 +96,12 @@ type Outcome struct {
 	Wait   time.Duration
 	Reason string
 	// Done is set when the release reached a terminal phase and converged.
-	Done    bool
+	Done bool
+	// Converged: the release's last commit has taken effect in the cluster.
+	Converged bool
+	// Awaiting: the release waits for an approval.
+	Awaiting bool
+	// Release is the record the decision was taken on.
 	Release *release.Release
 }
 
@@ -154,7 +159,7 @@ func (m *Machine) Step(ctx context.Context) (Outcome, error) {
 		return Outcome{}, err
 	}
 	dec := decide(v)
-	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait}
+	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting}
 	switch dec.kind {
 	case doSync:
 		err := m.deps.Argo.Sync(ctx, rec.Spec.ArgoCD.Application, last.Hash, dec.prune)

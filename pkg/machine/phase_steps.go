@@ -23,7 +23,9 @@ func onPaused(v view) decision {
 	case st.Approved:
 		return commitTo("pause approved", advance)
 	case step.Pause.Duration == nil:
-		return wait(approvalPoll, "paused at step %d until approved (`gitcanary approve %s`)", st.Step, v.rec.Metadata.Name)
+		d := wait(approvalPoll, "paused at step %d until approved (`gitcanary approve %s`)", st.Step, v.rec.Metadata.Name)
+		d.awaiting = true
+		return d
 	}
 	left := st.PausedAt.Add(step.Pause.Duration.Duration).Sub(v.now)
 	if left > 0 {

@@ -140,10 +140,10 @@ func run(t *testing.T, m *Machine, until Until) *release.Release {
 	return r
 }
 
-func untilDone(r *release.Release, done bool) bool { return done }
+func untilDone(o Outcome) bool { return o.Done }
 
 func untilPhase(p release.Phase, step int) Until {
-	return func(r *release.Release, done bool) bool { return r.Status.Phase == p && r.Status.Step == step }
+	return func(o Outcome) bool { return o.Release.Status.Phase == p && o.Release.Status.Step == step }
 }
 
 func mustExist(t *testing.T, c *kubetest.Fake, name string, want bool) {

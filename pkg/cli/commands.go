@@ -1,0 +1,375 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pmezard/go-difflib/difflib"
+	"github.com/spf13/cobra"
+
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/kustomize"
+	"github.com/gitcanary/gitcanary/pkg/machine"
+	"github.com/gitcanary/gitcanary/pkg/overlay"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+func newLint(g *globals) *cobra.Command {
+	var file string
+	var offline bool
+	cmd := &cobra.Command{
+		Use:   "lint -f FILE",
+		Short: "Check a Release file, and that the app renders in every state of it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := readRelease(file)
+			if err != nil {
+				return err
+			}
+			if offline {
+				fmt.Fprintf(g.stdout, "%s: release %s is valid (app not checked: --offline)\n", file, r.Metadata.Name)
+				return nil
+			}
+			states, _, err := g.plan(cmd, r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: release %s is valid; %s renders in all %d states\n", file, r.Metadata.Name, r.Spec.Repo.Path, len(states))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
+	cmd.Flags().BoolVar(&offline, "offline", false, "check the file only, without reading the app repository")
+	return cmd
+}
+
+// plan renders every state of a release from the branch head, writing nothing.
+func (g *globals) plan(cmd *cobra.Command, r *release.Release) ([]machine.PlannedState, []byte, error) {
+	ctx := cmd.Context()
+	repo, err := g.openRepo(ctx, r.Spec.Repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	head, err := repo.Head(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	app, err := machine.LoadApp(head, r.Spec.Repo.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := &kustomize.Krusty{}
+	before, err := app.Build(ctx, b, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	states, err := machine.New(machine.Deps{Log: g.logger(), Builder: b}, r.Metadata.Name, r.Spec.Repo.Path).Plan(ctx, app, r)
+	return states, before, err
+}
+
+func newPlan(g *globals) *cobra.Command {
+	var file, step, output string
+	cmd := &cobra.Command{
+		Use:   "plan -f FILE [--step S] [-o yaml|json|diff]",
+		Short: "Print what the app path renders to in each state of a release, writing nothing",
+		Long: `plan prints the complete manifests Argo CD would apply at each state of the
+release: 0 (prepared, new version at weight 0), k (after the k-th step),
+promoted and abandoned. Without --step it prints every state in order.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := readRelease(file)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains([]string{"yaml", "json", "diff"}, output) {
+				return exit(ExitInvalid, fmt.Errorf("-o %q: use yaml, json or diff", output))
+			}
+			states, before, err := g.plan(cmd, r)
+			if err != nil {
+				return err
+			}
+			var names []string
+			for _, s := range states {
+				names = append(names, s.Step)
+			}
+			if step != "" && !slices.Contains(names, step) {
+				return exit(ExitInvalid, fmt.Errorf("--step %q: this release has states %s", step, strings.Join(names, ", ")))
+			}
+			return printPlan(g, states, before, step, output)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
+	cmd.Flags().StringVar(&step, "step", "", "only this state: 0, 1…N, promoted or abandoned")
+	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "yaml, json or diff (against the previous state)")
+	return cmd
+}
+
+func printPlan(g *globals, states []machine.PlannedState, before []byte, step, output string) error {
+	for i, s := range states {
+		if step != "" && s.Step != step {
+			continue
+		}
+		switch output {
+		case "yaml":
+			if step == "" {
+				fmt.Fprintf(g.stdout, "# state %s: %s\n", s.Step, s.Describe)
+			}
+			g.stdout.Write(s.Manifests)
+			if step == "" && i < len(states)-1 {
+				fmt.Fprintln(g.stdout, "---")
+			}
+		case "json":
+			objs, err := overlay.ParseObjects(s.Manifests)
+			if err != nil {
+				return err
+			}
+			data, err := json.MarshalIndent(map[string]any{"state": s.Step, "describe": s.Describe, "objects": objs}, "", "  ")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, string(data))
+		case "diff":
+			// Each state against the one before it; abandoned against the
+			// app before the release, which it must equal.
+			prev, prevName := before, "before the release"
+			if i > 0 && s.Step != "abandoned" {
+				prev, prevName = states[i-1].Manifests, "state "+states[i-1].Step
+			}
+			text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+				A: difflib.SplitLines(string(prev)), B: difflib.SplitLines(string(s.Manifests)),
+				FromFile: prevName, ToFile: "state " + s.Step, Context: 3,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "# state %s: %s\n%s", s.Step, s.Describe, text)
+		}
+	}
+	return nil
+}
+
+func newStart(g *globals) *cobra.Command {
+	var file string
+	var w waiting
+	cmd := &cobra.Command{
+		Use:   "start -f FILE",
+		Short: "Start a release: commit the new version's workload and subset, then drive it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := readRelease(file)
+			if err != nil {
+				return err
+			}
+			if _, err := w.until(); err != nil {
+				return err
+			}
+			deps, _, err := g.deps(cmd.Context(), r.Spec.Repo, false)
+			if err != nil {
+				return err
+			}
+			res, err := machine.New(deps, r.Metadata.Name, r.Spec.Repo.Path).Start(cmd.Context(), r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: started, commit %s\n", r.Metadata.Name, shortHash(res.Commit.Hash))
+			return g.drive(cmd.Context(), r.Metadata.Name, r.Spec.Repo, w)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
+	w.flags(cmd, "paused")
+	return cmd
+}
+
+// newCommand builds set-weight, approve, promote and abort: a commit on
+// the release as it stands in git, then driving it as --wait-for says.
+func newCommand(g *globals, use, short string, nargs int, act func(m *machine.Machine, cmd *cobra.Command, args []string) (git.Result, error)) *cobra.Command {
+	var wh where
+	var w waiting
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.RangeArgs(nargs, nargs+1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nameArgs, rest := args, []string(nil)
+			if len(args) > nargs {
+				nameArgs, rest = args[:1], args[1:]
+			} else {
+				nameArgs, rest = nil, args
+			}
+			name, repo, err := wh.resolve(nameArgs)
+			if err != nil {
+				return err
+			}
+			if _, err := w.until(); err != nil {
+				return err
+			}
+			deps, _, err := g.deps(cmd.Context(), repo, false)
+			if err != nil {
+				return err
+			}
+			res, err := act(machine.New(deps, name, repo.Path), cmd, rest)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: %s, commit %s\n", name, res.Commit.Trailer(git.TrailerAction), shortHash(res.Commit.Hash))
+			return g.drive(cmd.Context(), name, repo, w)
+		},
+	}
+	wh.flags(cmd)
+	w.flags(cmd, "paused")
+	return cmd
+}
+
+func newSetWeight(g *globals) *cobra.Command {
+	return newCommand(g, "set-weight [NAME] WEIGHT", "Route WEIGHT% of the traffic to the new version now", 1,
+		func(m *machine.Machine, cmd *cobra.Command, args []string) (git.Result, error) {
+			w, err := strconv.Atoi(args[0])
+			if err != nil {
+				return git.Result{}, exit(ExitInvalid, fmt.Errorf("weight %q is not a whole number from 0 to 100", args[0]))
+			}
+			return m.SetWeight(cmd.Context(), int32(w))
+		})
+}
+
+func newApprove(g *globals) *cobra.Command {
+	return newCommand(g, "approve [NAME]", "End the pause the release is waiting in", 0,
+		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) { return m.Approve(cmd.Context()) })
+}
+
+func newPromote(g *globals) *cobra.Command {
+	return newCommand(g, "promote [NAME]", "Skip the remaining steps: route 100% to the new version and retire the old", 0,
+		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) { return m.Promote(cmd.Context()) })
+}
+
+func newAbort(g *globals) *cobra.Command {
+	var reason string
+	cmd := newCommand(g, "abort [NAME]", "Abandon the release now: stable gets 100%, then everything the release created goes", 0,
+		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) {
+			return m.Abort(cmd.Context(), reason)
+		})
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the release's status and commit")
+	return cmd
+}
+
+func newStatus(g *globals) *cobra.Command {
+	var wh where
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status [NAME]",
+		Short: "Show a release's phase, weights and history, from git alone",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, repo, err := wh.resolve(args)
+			if err != nil {
+				return err
+			}
+			deps, _, err := g.deps(cmd.Context(), repo, false)
+			if err != nil {
+				return err
+			}
+			rec, app, err := machine.New(deps, name, repo.Path).Load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			switch output {
+			case "yaml":
+				data, err := release.Marshal(rec)
+				if err != nil {
+					return err
+				}
+				g.stdout.Write(data)
+			case "json":
+				data, err := json.MarshalIndent(rec, "", "  ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, string(data))
+			case "table":
+				printStatus(g, rec, app.Commit)
+			default:
+				return exit(ExitInvalid, fmt.Errorf("-o %q: use table, json or yaml", output))
+			}
+			return nil
+		},
+	}
+	wh.flags(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table, json or yaml")
+	return cmd
+}
+
+func printStatus(g *globals, r *release.Release, commit string) {
+	st := r.Status
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Release:\t%s\n", r.Metadata.Name)
+	fmt.Fprintf(tw, "Phase:\t%s\n", st.Phase)
+	if st.Step >= 0 && st.Step < len(r.Spec.Steps) {
+		fmt.Fprintf(tw, "Step:\t%d of %d (%s)\n", st.Step+1, len(r.Spec.Steps), r.Spec.Steps[st.Step].Describe())
+	}
+	fmt.Fprintf(tw, "Versions:\t%s → %s\n", st.StableVersion, r.Spec.Version)
+	fmt.Fprintf(tw, "Weights:\t%s\n", release.FormatWeights(st.Weights))
+	fmt.Fprintf(tw, "Argo CD app:\t%s\n", r.Spec.ArgoCD.Application)
+	fmt.Fprintf(tw, "Git:\t%s %s@%s\n", r.Spec.Repo.URL, r.Spec.Repo.Path, shortHash(commit))
+	if st.Reason != "" {
+		fmt.Fprintf(tw, "Reason:\t%s\n", st.Reason)
+	}
+	if st.Message != "" {
+		fmt.Fprintf(tw, "Message:\t%s\n", st.Message)
+	}
+	tw.Flush()
+	fmt.Fprintln(g.stdout, "\nHistory:")
+	tw = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SEQ\tTIME\tPHASE\tACTION\tWEIGHTS")
+	for _, e := range st.History {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\n", e.Seq, e.Time.Format("2006-01-02 15:04:05"), e.Phase, e.Action, e.Weights)
+	}
+	tw.Flush()
+}
+
+func newHistory(g *globals) *cobra.Command {
+	var wh where
+	var output string
+	cmd := &cobra.Command{
+		Use:   "history [NAME]",
+		Short: "List the release's commits, oldest first",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, repo, err := wh.resolve(args)
+			if err != nil {
+				return err
+			}
+			r, err := g.openRepo(cmd.Context(), repo)
+			if err != nil {
+				return err
+			}
+			commits, err := r.Log(cmd.Context(), func(c git.Commit) bool { return c.Trailer(git.TrailerRelease) == name }, 0)
+			if err != nil {
+				return err
+			}
+			if len(commits) == 0 {
+				return exit(ExitInvalid, fmt.Errorf("no commit on %s carries %s: %s: %w", repo.BranchOrDefault(), git.TrailerRelease, name, machine.ErrNotFound))
+			}
+			slices.Reverse(commits)
+			if output == "json" {
+				data, err := json.MarshalIndent(commits, "", "  ")
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, string(data))
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "COMMIT\tTIME\tSEQ\tACTION\tSUBJECT")
+			for _, c := range commits {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", shortHash(c.Hash), c.Time.Format("2006-01-02 15:04:05"), c.Trailer(git.TrailerSeq), c.Trailer(git.TrailerAction), c.Subject)
+			}
+			return tw.Flush()
+		},
+	}
+	wh.flags(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}

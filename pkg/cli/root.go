@@ -1,0 +1,208 @@
+// Package cli is gitcanary's command line: flags, wiring and output. The
+// decisions live in pkg/machine; this package only calls them.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gitcanary/gitcanary/pkg/argocd"
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/kustomize"
+	"github.com/gitcanary/gitcanary/pkg/machine"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// Exit codes, as documented in docs/cli.md.
+const (
+	ExitOK        = 0 // the awaited state was reached
+	ExitError     = 1 // anything else went wrong
+	ExitInvalid   = 2 // invalid input: a bad spec, flag or command for the phase
+	ExitAbandoned = 3 // the release was abandoned (or its analysis failed)
+	ExitTimeout   = 4 // --timeout passed before the awaited state
+)
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exit(code int, err error) error { return &exitError{code: code, err: err} }
+
+// codeOf maps an error to its exit code.
+func codeOf(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused),
+		errors.Is(err, machine.ErrExists), errors.Is(err, machine.ErrNotFound):
+		return ExitInvalid
+	case errors.Is(err, context.DeadlineExceeded):
+		return ExitTimeout
+	}
+	return ExitError
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "gitcanary:", err)
+	}
+	return codeOf(err)
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	stdout, stderr io.Writer
+
+	cacheDir   string
+	argo       argocd.Options
+	kubeconfig string
+	kubeCtx    string
+	logLevel   string
+	gitUser    string
+	gitPass    string
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gitcanary",
+		Short: "Canary releases on Istio through git and Argo CD",
+		Long: `gitcanary moves traffic from a stable version of a service to a new one in
+steps. Every step is a git commit in the app's GitOps repository that Argo CD
+applies, so git always equals the cluster and git log is the audit trail.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	env, _ := argocd.OptionsFromEnv()
+	g.argo = env
+	f := root.PersistentFlags()
+	f.StringVar(&g.cacheDir, "cache-dir", defaultCache(), "where cached clones of app repositories live")
+	f.StringVar(&g.argo.Server, "server", env.Server, "Argo CD server host:port (env ARGOCD_SERVER)")
+	f.StringVar(&g.argo.AuthToken, "auth-token", env.AuthToken, "Argo CD API token (env ARGOCD_AUTH_TOKEN)")
+	f.BoolVar(&g.argo.PlainText, "plaintext", env.PlainText, "talk to Argo CD without TLS")
+	f.BoolVar(&g.argo.Insecure, "insecure", env.Insecure, "do not verify Argo CD's TLS certificate")
+	f.BoolVar(&g.argo.GRPCWeb, "grpc-web", env.GRPCWeb, "use gRPC-web (for proxies without HTTP/2)")
+	f.StringVar(&g.kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG, then ~/.kube/config)")
+	f.StringVar(&g.kubeCtx, "context", "", "kubeconfig context")
+	f.StringVar(&g.logLevel, "log-level", "warn", "debug, info, warn or error (logs go to stderr)")
+	f.StringVar(&g.gitUser, "git-username", os.Getenv("GITCANARY_GIT_USERNAME"), "username for http(s) git (env GITCANARY_GIT_USERNAME)")
+	g.gitPass = os.Getenv("GITCANARY_GIT_PASSWORD")
+	root.AddCommand(newLint(g), newPlan(g), newStart(g), newStatus(g), newSetWeight(g), newApprove(g),
+		newPromote(g), newAbort(g), newHistory(g))
+	return root
+}
+
+func defaultCache() string {
+	if d := os.Getenv("GITCANARY_CACHE"); d != "" {
+		return filepath.Join(d, "repos")
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "gitcanary", "repos")
+}
+
+func (g *globals) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		lvl = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// target says which release in which repository a command acts on.
+type target struct {
+	name   string
+	repo   release.Repo
+	argoCD string
+}
+
+func (g *globals) openRepo(ctx context.Context, r release.Repo) (git.Repo, error) {
+	return git.Open(ctx, git.Options{
+		URL: r.URL, Branch: r.BranchOrDefault(), CacheDir: g.cacheDir,
+		Username: g.gitUser, Password: g.gitPass,
+	})
+}
+
+// deps wires a machine. With needCluster, Argo CD and the cluster are
+// connected too; the returned func closes the connections.
+func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (machine.Deps, func(), error) {
+	repo, err := g.openRepo(ctx, r)
+	if err != nil {
+		return machine.Deps{}, nil, err
+	}
+	d := machine.Deps{Repo: repo, Builder: &kustomize.Krusty{}, Kinds: kube.NewKinds(), Log: g.logger(), Clock: time.Now}
+	if !needCluster {
+		return d, func() {}, nil
+	}
+	if g.argo.Server == "" {
+		return d, nil, exit(ExitInvalid, fmt.Errorf("no Argo CD server: set --server or ARGOCD_SERVER (or use --wait-for=none to only commit)"))
+	}
+	client, closer, err := argocd.New(ctx, g.argo)
+	if err != nil {
+		return d, nil, err
+	}
+	cfg, err := kube.Config(g.kubeconfig, g.kubeCtx)
+	if err != nil {
+		closer.Close()
+		return d, nil, err
+	}
+	cluster, err := kube.NewCluster(cfg, d.Kinds)
+	if err != nil {
+		closer.Close()
+		return d, nil, err
+	}
+	d.Argo, d.Cluster = client, cluster
+	return d, func() { closer.Close() }, nil
+}
+
+// readRelease reads and validates a Release file.
+func readRelease(file string) (*release.Release, error) {
+	if file == "" {
+		return nil, exit(ExitInvalid, fmt.Errorf("no release file: pass -f FILE"))
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, exit(ExitInvalid, err)
+	}
+	r, err := release.Parse(data)
+	if err != nil {
+		var inv *release.InvalidError
+		if errors.As(err, &inv) {
+			inv.Source = file
+		}
+		return nil, err
+	}
+	if err := release.Validate(r, release.ValidateOptions{}); err != nil {
+		var inv *release.InvalidError
+		if errors.As(err, &inv) {
+			inv.Source = file
+		}
+		return nil, err
+	}
+	return r, nil
+}
