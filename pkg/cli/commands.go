@@ -237,12 +237,16 @@ func newSetWeight(g *globals) *cobra.Command {
 
 func newApprove(g *globals) *cobra.Command {
 	return newCommand(g, "approve [NAME]", "End the pause the release is waiting in", 0,
-		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) { return m.Approve(cmd.Context()) })
+		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) {
+			return m.Approve(cmd.Context())
+		})
 }
 
 func newPromote(g *globals) *cobra.Command {
 	return newCommand(g, "promote [NAME]", "Skip the remaining steps: route 100% to the new version and retire the old", 0,
-		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) { return m.Promote(cmd.Context()) })
+		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) {
+			return m.Promote(cmd.Context())
+		})
 }
 
 func newAbort(g *globals) *cobra.Command {
