@@ -143,8 +143,12 @@ func TestCommandsWithoutCluster(t *testing.T) {
 	if code, out, errs := w.run("start", "-f", w.file, "--wait-for=none"); code != ExitOK || !strings.Contains(out, "reviews-v2: started") {
 		t.Fatalf("start: %d %s %s", code, out, errs)
 	}
-	if code, _, errs := w.run("start", "-f", w.file, "--wait-for=none"); code != ExitInvalid || !strings.Contains(errs, "already exists") {
-		t.Errorf("second start: %d %s", code, errs)
+	if code, out, errs := w.run("start", "-f", w.file, "--wait-for=none"); code != ExitOK || !strings.Contains(out, "reviews-v2: resuming (Preparing") {
+		t.Errorf("second start with the same file should resume: %d %s %s", code, out, errs)
+	}
+	other := w.writeRelease("other.yaml", "  progressDeadline: 3m\n")
+	if code, _, errs := w.run("start", "-f", other, "--wait-for=none"); code != ExitInvalid || !strings.Contains(errs, "its recorded spec differs") {
+		t.Errorf("start with a different spec under the same name: %d %s", code, errs)
 	}
 	if code, _, errs := w.run("approve", "-f", w.file, "--wait-for=none"); code != ExitInvalid || !strings.Contains(errs, "approve is not possible while the release is Preparing") {
 		t.Errorf("approve while preparing: %d %s", code, errs)

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
+	"reflect"
 	"fmt"
 	"slices"
 	"strconv"
@@ -171,7 +173,24 @@ func newStart(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := machine.New(deps, r.Metadata.Name, r.Spec.Repo.Path).Start(cmd.Context(), r)
+			m := machine.New(deps, r.Metadata.Name, r.Spec.Repo.Path)
+			res, err := m.Start(cmd.Context(), r)
+			if errors.Is(err, machine.ErrExists) {
+				// Starting again with the same file resumes the release: this
+				// is how a killed CI job picks up where it stopped.
+				rec, _, lerr := m.Load(cmd.Context())
+				if lerr != nil {
+					return lerr
+				}
+				if !reflect.DeepEqual(rec.Spec, r.Spec) {
+					return exit(ExitInvalid, fmt.Errorf("%w; its recorded spec differs from %s, so it is not resumed (choose a new name for a new release)", err, file))
+				}
+				if rec.Status.Phase.Terminal() {
+					return exit(ExitInvalid, fmt.Errorf("release %s already ended (%s); choose a new name for a new release", r.Metadata.Name, rec.Status.Phase))
+				}
+				fmt.Fprintf(g.stdout, "%s: resuming (%s, weights %s)\n", r.Metadata.Name, rec.Status.Phase, release.FormatWeights(rec.Status.Weights))
+				return g.drive(cmd.Context(), r.Metadata.Name, r.Spec.Repo, w)
+			}
 			if err != nil {
 				return err
 			}

@@ -84,6 +84,8 @@ type globals struct {
 	logLevel   string
 	gitUser    string
 	gitPass    string
+	// argoEnvErr is a problem in ARGOCD_* variables, reported when Argo CD is needed.
+	argoEnvErr error
 }
 
 func newRoot(g *globals) *cobra.Command {
@@ -96,8 +98,8 @@ applies, so git always equals the cluster and git log is the audit trail.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	env, _ := argocd.OptionsFromEnv()
-	g.argo = env
+	env, envErr := argocd.OptionsFromEnv()
+	g.argo, g.argoEnvErr = env, envErr
 	f := root.PersistentFlags()
 	f.StringVar(&g.cacheDir, "cache-dir", defaultCache(), "where cached clones of app repositories live")
 	f.StringVar(&g.argo.Server, "server", env.Server, "Argo CD server host:port (env ARGOCD_SERVER)")
@@ -158,6 +160,9 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	d := machine.Deps{Repo: repo, Builder: &kustomize.Krusty{}, Kinds: kube.NewKinds(), Log: g.logger(), Clock: time.Now}
 	if !needCluster {
 		return d, func() {}, nil
+	}
+	if g.argoEnvErr != nil {
+		return d, nil, exit(ExitInvalid, g.argoEnvErr)
 	}
 	if g.argo.Server == "" {
 		return d, nil, exit(ExitInvalid, fmt.Errorf("no Argo CD server: set --server or ARGOCD_SERVER (or use --wait-for=none to only commit)"))
