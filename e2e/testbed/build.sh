@@ -28,7 +28,7 @@ fi
 
 mkdir -p "$bin" "$dir/stamps"
 buildlog=$dir/build.log
-tb_log "cold build into $dir (log: $buildlog)"
+tb_log "no completion stamp: building into $dir (log: $buildlog)"
 total_start=$SECONDS
 
 # build NAME MODULE LDFLAGS OUT PKG... builds PKGs of modules/MODULE into OUT
@@ -40,7 +40,9 @@ build() {
 		tb_log "$name: already built"
 		return
 	fi
-	tb_log "$name: building ${*##*/}"
+	local pkgs=() a
+	for a; do [[ $a == -* ]] || pkgs+=("$a"); done
+	tb_log "$name: building ${pkgs[*]}"
 	start=$SECONDS
 	if ! flock -n -E 75 "$TB_HEAVY_LOCK" true; then
 		tb_log "  waiting for the heavy-build lock $TB_HEAVY_LOCK (another build holds it)"
@@ -90,8 +92,27 @@ build kube kube "$kube_ldflags" "$bin/" \
 	k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 	k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 
+# The application controller's metrics/health server binds 0.0.0.0 (hard-coded
+# in 2.14). Go refuses -overlay for files in the module cache, so the module is
+# copied (hard links where possible) with that one line patched to 127.0.0.1,
+# and built through a go.mod that replaces argo-cd/v2 with the copy.
+argocd_dir=$(moddir argocd github.com/argoproj/argo-cd/v2)
+src=$dir/src/argo-cd
+if [[ ! -f $dir/stamps/argocd ]]; then
+	rm -rf "$dir/src"
+	mkdir -p "$dir/src"
+	cp -rl "$argocd_dir" "$src" 2>/dev/null || { rm -rf "$src"; cp -r "$argocd_dir" "$src"; }
+	chmod u+w "$src" "$src/controller"
+	rm -f "$src/controller/appcontroller.go"
+	sed 's/fmt.Sprintf("0.0.0.0:%d", metricsPort)/fmt.Sprintf("127.0.0.1:%d", metricsPort)/' \
+		"$argocd_dir/controller/appcontroller.go" >"$src/controller/appcontroller.go"
+	grep -q 'fmt.Sprintf("127.0.0.1:%d", metricsPort)' "$src/controller/appcontroller.go" ||
+		tb_die "argo-cd controller/appcontroller.go changed: the 127.0.0.1 patch no longer applies"
+	{ cat "$TB_MODULES/argocd/go.mod"; printf '\nreplace github.com/argoproj/argo-cd/v2 => %s\n' "$src"; } >"$dir/src/argocd.mod"
+	cp "$TB_MODULES/argocd/go.sum" "$dir/src/argocd.sum"
+fi
 build argocd argocd "$strip -X github.com/argoproj/argo-cd/v2/common.version=$ARGOCD_VERSION" \
-	"$bin/argocd" github.com/argoproj/argo-cd/v2/cmd
+	"$bin/argocd" -modfile="$dir/src/argocd.mod" github.com/argoproj/argo-cd/v2/cmd
 # The one Argo CD binary dispatches on argv[0].
 for n in argocd-server argocd-repo-server argocd-application-controller; do
 	ln -sfn argocd "$bin/$n"
@@ -103,7 +124,6 @@ mkdir -p "$dir/crds" "$dir/kwok-stages"
 istio_dir=$(cd "$dir" && go mod download -json "istio.io/api@$ISTIO_API_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 [[ -n $istio_dir ]] || tb_die "cannot download istio.io/api@$ISTIO_API_VERSION"
 cp "$istio_dir/kubernetes/customresourcedefinitions.gen.yaml" "$dir/crds/istio.yaml"
-argocd_dir=$(moddir argocd github.com/argoproj/argo-cd/v2)
 for f in application appproject applicationset; do
 	cp "$argocd_dir/manifests/crds/$f-crd.yaml" "$dir/crds/argocd-$f.yaml"
 done
@@ -114,10 +134,17 @@ kwok_dir=$(moddir kwok sigs.k8s.io/kwok)
 		cp "$kwok_dir/kustomize/stage/$f" "$dir/kwok-stages/$f"
 	done
 chmod -R u+w "$dir/crds" "$dir/kwok-stages"
+rm -rf "$dir/src" # the patched copy is only needed to build
 
 "$bin/kubectl" version --client >/dev/null
 "$bin/etcd" --version >/dev/null
 date -u +%FT%TZ >"$dir/complete"
-tb_log "cold build done in $(tb_fmt_secs $((SECONDS - total_start))); per part (wall includes lock waits):"
+# Keep the two newest complete builds (a running bed may use the older one).
+for old in $(ls -1dt "$TB_CACHE_ROOT"/*/complete 2>/dev/null | tail -n +3); do
+	old=$(dirname "$old")
+	tb_log "removing old build $old"
+	rm -rf "$old"
+done
+tb_log "build done in $(tb_fmt_secs $((SECONDS - total_start))); per part (wall includes lock waits):"
 sed 's/^/    /' "$dir/times.log" >&2
 printf '%s\n' "$bin"

@@ -5,7 +5,7 @@
 # and a git daemon. Idempotent: when the bed is already up it says so and
 # returns. State lives in ${GITCANARY_TESTBED_DIR:-<repo>/.work/testbed};
 # `env` there holds what clients need (see README.md).
-set -euo pipefail
+set -Eeuo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WAIT_SECS=${GITCANARY_TESTBED_WAIT:-120}
@@ -91,6 +91,9 @@ wait_for() {
 http_ok() { curl -fsS --max-time 3 "$@"; }
 https_ok() { curl -fsS --max-time 3 --cacert "$CERTS/ca.crt" "$@"; }
 kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+# Any unexpected failure from here on: stop what was started, keep the logs.
+trap 'tb_log "ERROR: up.sh failed at line $LINENO; stopping what was started (logs in $LOGS)"; "$TB_HERE/down.sh" >/dev/null 2>&1' ERR
 
 # --- throwaway CA and certificates --------------------------------------------
 
@@ -304,7 +307,7 @@ EOF
 kc apply --server-side -f "$CACHE/crds/istio.yaml" -f "$CACHE/crds/argocd-application.yaml" \
 	-f "$CACHE/crds/argocd-appproject.yaml" -f "$CACHE/crds/argocd-applicationset.yaml" >/dev/null ||
 	failed kube-apiserver "rejected the CRDs"
-retry 30 kc wait --for condition=Established --timeout 30s crd --all >/dev/null ||
+retry 30 kc wait --for condition=Established --timeout 30s crd --all >/dev/null 2>&1 ||
 	failed kube-apiserver "did not establish the CRDs"
 
 admin_password=$(openssl rand -hex 12)
@@ -407,7 +410,7 @@ argo_env=(env ARGOCD_FAKE_IN_CLUSTER=true KUBECONFIG="$KUBECONFIG_FILE" TMPDIR="
 	ARGOCD_PLUGINSOCKFILEPATH="$TB_DIR/argocd/plugins" PATH="$PATH")
 redis=$TB_HOST:$TB_PORT_REDIS
 repo=$TB_HOST:$TB_PORT_REPO_SERVER
-start argocd-repo-server "${argo_env[@]}" argocd-repo-server --namespace argocd \
+start argocd-repo-server "${argo_env[@]}" argocd-repo-server \
 	--address "$TB_HOST" --port "$TB_PORT_REPO_SERVER" \
 	--metrics-address "$TB_HOST" --metrics-port "$TB_PORT_REPO_SERVER_METRICS" \
 	--disable-tls --redis "$redis" --loglevel info
@@ -435,12 +438,13 @@ wait_for argocd-server http_ok "http://$TB_HOST:$TB_PORT_ARGOCD/healthz"
 # An API token of the gitcanary account, made through Argo CD itself.
 api=http://$TB_HOST:$TB_PORT_ARGOCD/api/v1
 json_token() { sed -n 's/.*"token":"\([^"]*\)".*/\1/p'; }
-session=$(curl -fsS "$api/session" -d "{\"username\":\"admin\",\"password\":\"$admin_password\"}" | json_token)
+jcurl() { curl -fsS --max-time 10 -H 'Content-Type: application/json' "$@"; }
+session=$(jcurl "$api/session" -d "{\"username\":\"admin\",\"password\":\"$admin_password\"}" | json_token) || true
 [[ -n $session ]] || failed argocd-server "refused the admin login"
-token=$(curl -fsS -H "Authorization: Bearer $session" "$api/account/gitcanary/token" \
-	-d '{"name":"gitcanary","id":"testbed"}' | json_token)
+token=$(jcurl -H "Authorization: Bearer $session" "$api/account/gitcanary/token" \
+	-d '{"name":"gitcanary","id":"testbed"}' | json_token) || true
 [[ -n $token ]] || failed argocd-server "did not issue a token for the gitcanary account"
-curl -fsS -H "Authorization: Bearer $token" "$api/applications" >/dev/null ||
+jcurl -H "Authorization: Bearer $token" "$api/applications" >/dev/null ||
 	failed argocd-server "rejected the gitcanary token"
 
 # --- env file ---------------------------------------------------------------------
