@@ -41,7 +41,7 @@ bench-e2e: testbed-up build ## P1/P2 latencies on the test bed next to a bare Ar
 	GITCANARY_E2E=1 $(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkE2E -benchtime 1x -v ./e2e/
 
 demo: testbed-up build ## run a real release 10% → 50% → 100% → promote on the local test bed
-	@e2e/demo/demo.sh
+	@$(GO) run ./e2e/demo
 
 demo-down: testbed-down ## stop the test bed the demo started
 

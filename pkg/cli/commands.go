@@ -207,7 +207,7 @@ func newStart(g *globals) *cobra.Command {
 // the release as it stands in git, then driving it as --wait-for says.
 func newCommand(g *globals, use, short string, nargs int, act func(m *machine.Machine, cmd *cobra.Command, args []string) (git.Result, error)) *cobra.Command {
 	var wh where
-	var w waiting
+	w := waiting{abandonOK: strings.HasPrefix(use, "abort")}
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,

@@ -57,8 +57,9 @@ func (w *where) resolve(args []string) (string, release.Repo, error) {
 
 // waiting holds --wait-for and --timeout.
 type waiting struct {
-	waitFor string
-	timeout time.Duration
+	waitFor   string
+	timeout   time.Duration
+	abandonOK bool // the command itself abandons (abort)
 }
 
 func (w *waiting) flags(cmd *cobra.Command, def string) {
@@ -118,7 +119,8 @@ func (g *globals) drive(ctx context.Context, name string, repo release.Repo, w w
 		return err
 	}
 	fmt.Fprintf(g.stdout, "%s: %s, weights %s\n", name, final.Status.Phase, release.FormatWeights(final.Status.Weights))
-	if final.Status.Phase == release.Abandoned && !strings.EqualFold(w.waitFor, string(release.Abandoned)) {
+	// Abandoned is a failure unless it is what was asked for: an abort, or --wait-for=Abandoned.
+	if final.Status.Phase == release.Abandoned && !w.abandonOK && !strings.EqualFold(w.waitFor, string(release.Abandoned)) {
 		return exit(ExitAbandoned, fmt.Errorf("release %s was abandoned: %s: %s", name, final.Status.Reason, final.Status.Message))
 	}
 	return nil
