@@ -105,7 +105,7 @@ func TestBrokenCanary(t *testing.T) {
 		t.Errorf("output does not say why:\n%s", out)
 	}
 	rec := s.machineRecord()
-	if rec.Status.Reason != "ProgressDeadlineExceeded" || !strings.Contains(rec.Status.Message, "replicas ready") {
+	if rec.Status.Reason != "ProgressDeadlineExceeded" || !strings.Contains(rec.Status.Message, "reviews-v2 has 0 of 2 replicas ready") {
 		t.Errorf("record reason %s message %q", rec.Status.Reason, rec.Status.Message)
 	}
 	for _, a := range s.actions() {

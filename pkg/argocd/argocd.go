@@ -45,4 +45,9 @@ const (
 type Verdict struct {
 	State  State
 	Reason string
+	// Applied: the operation for the revision succeeded, the app is Synced
+	// at it and health was reassessed since, whatever that health is. A
+	// release on its way out accepts this: the new version it is removing
+	// may be what makes the app unhealthy.
+	Applied bool
 }

@@ -68,20 +68,23 @@ func Assess(app *v1alpha1.Application, revision string) Verdict {
 		finished = &st.StartedAt
 	}
 	fresh := app.Status.ReconciledAt != nil && !app.Status.ReconciledAt.Before(finished)
+	s := app.Status.Sync
+	synced := s.Status == v1alpha1.SyncStatusCodeSynced && s.Revision == revision
+	applied := synced && fresh
 	h := app.Status.Health
 	if fresh && h.Status == health.HealthStatusDegraded {
-		return Verdict{State: Failed, Reason: withMessage("health Degraded", h.Message)}
+		return Verdict{State: Failed, Reason: withMessage("health Degraded", h.Message), Applied: applied}
 	}
-	if s := app.Status.Sync; s.Status != v1alpha1.SyncStatusCodeSynced || s.Revision != revision {
+	if !synced {
 		return Verdict{State: Waiting, Reason: fmt.Sprintf("sync status %s at %s", orUnknown(string(s.Status)), revisionLabel(s.Revision))}
 	}
 	if !fresh {
 		return Verdict{State: Waiting, Reason: "health not reassessed since the sync finished"}
 	}
 	if h.Status != health.HealthStatusHealthy {
-		return Verdict{State: Waiting, Reason: withMessage("health "+orUnknown(string(h.Status)), h.Message)}
+		return Verdict{State: Waiting, Reason: withMessage("health "+orUnknown(string(h.Status)), h.Message), Applied: true}
 	}
-	return Verdict{State: Converged, Reason: fmt.Sprintf("Synced at %s, Healthy", short(revision))}
+	return Verdict{State: Converged, Reason: fmt.Sprintf("Synced at %s, Healthy", short(revision)), Applied: true}
 }
 
 // operationRevision is the revision an operation syncs: the resolved one once

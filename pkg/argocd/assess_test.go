@@ -95,129 +95,130 @@ func TestAssess(t *testing.T) {
 		{
 			name: "converged",
 			app:  converged(rev).build(),
-			want: Verdict{Converged, "Synced at abc1234, Healthy"},
+			want: Verdict{State: Converged, Reason: "Synced at abc1234, Healthy"},
 		},
 		{
 			name: "converged with reconciledAt equal to finishedAt",
 			app:  converged(rev).reconciled(finished).build(),
-			want: Verdict{Converged, "Synced at abc1234, Healthy"},
+			want: Verdict{State: Converged, Reason: "Synced at abc1234, Healthy"},
 		},
 		{
 			name: "never synced",
 			app:  newApp().sync(v1alpha1.SyncStatusCodeOutOfSync, rev).build(),
-			want: Verdict{NeedsSync, "no sync operation has run yet"},
+			want: Verdict{State: NeedsSync, Reason: "no sync operation has run yet"},
 		},
 		{
 			name: "last operation was for another revision",
 			app:  converged(oldRev).sync(v1alpha1.SyncStatusCodeOutOfSync, rev).build(),
-			want: Verdict{NeedsSync, "last operation was for 0123456, not abc1234"},
+			want: Verdict{State: NeedsSync, Reason: "last operation was for 0123456, not abc1234"},
 		},
 		{
 			name: "operation for another revision running",
 			app:  newApp().requested(oldRev).op(oldRev, synccommon.OperationRunning, "", time.Time{}).build(),
-			want: Verdict{NeedsSync, "another operation (sync to 0123456) is Running; a sync to abc1234 will be refused until it finishes"},
+			want: Verdict{State: NeedsSync, Reason: "another operation (sync to 0123456) is Running; a sync to abc1234 will be refused until it finishes"},
 		},
 		{
 			name: "operation for another revision pending",
 			app:  converged(rev).requested(oldRev).build(),
-			want: Verdict{NeedsSync, "another operation (sync to 0123456) is pending; a sync to abc1234 will be refused until it finishes"},
+			want: Verdict{State: NeedsSync, Reason: "another operation (sync to 0123456) is pending; a sync to abc1234 will be refused until it finishes"},
 		},
 		{
 			name: "sync requested, not picked up yet",
 			app:  converged(oldRev).requested(rev).build(),
-			want: Verdict{Syncing, "sync to abc1234 requested, not started yet"},
+			want: Verdict{State: Syncing, Reason: "sync to abc1234 requested, not started yet"},
 		},
 		{
 			name: "operation running",
 			app: newApp().requested(rev).op(rev, synccommon.OperationRunning, "waiting for healthy state of apps/Deployment/reviews-v2", time.Time{}).
 				sync(v1alpha1.SyncStatusCodeOutOfSync, rev).build(),
-			want: Verdict{Syncing, "operation Running for abc1234: waiting for healthy state of apps/Deployment/reviews-v2"},
+			want: Verdict{State: Syncing, Reason: "operation Running for abc1234: waiting for healthy state of apps/Deployment/reviews-v2"},
 		},
 		{
 			name: "operation started without a revision, resolved to ours",
 			app:  newApp().requested("").op("", synccommon.OperationRunning, "", time.Time{}).resolved(rev).build(),
-			want: Verdict{Syncing, "operation Running for abc1234"},
+			want: Verdict{State: Syncing, Reason: "operation Running for abc1234"},
 		},
 		{
 			name: "operation started without a revision, not resolved yet",
 			app:  newApp().requested("").op("", synccommon.OperationRunning, "", time.Time{}).build(),
-			want: Verdict{NeedsSync, "another operation (sync to an unresolved revision) is Running; a sync to abc1234 will be refused until it finishes"},
+			want: Verdict{State: NeedsSync, Reason: "another operation (sync to an unresolved revision) is Running; a sync to abc1234 will be refused until it finishes"},
 		},
 		{
 			name: "operation terminating",
 			app:  newApp().requested(rev).op(rev, synccommon.OperationTerminating, "", time.Time{}).build(),
-			want: Verdict{Syncing, "operation Terminating for abc1234"},
+			want: Verdict{State: Syncing, Reason: "operation Terminating for abc1234"},
 		},
 		{
 			name: "operation failed",
 			app: newApp().op(rev, synccommon.OperationFailed, "one or more objects failed to apply", finished).
 				sync(v1alpha1.SyncStatusCodeOutOfSync, rev).reconciled(finished).build(),
-			want: Verdict{Failed, "sync to abc1234 failed: one or more objects failed to apply"},
+			want: Verdict{State: Failed, Reason: "sync to abc1234 failed: one or more objects failed to apply"},
 		},
 		{
 			name: "operation errored",
 			app:  newApp().op(rev, synccommon.OperationError, "rpc error: repository not accessible", finished).build(),
-			want: Verdict{Failed, "sync to abc1234 errored: rpc error: repository not accessible"},
+			want: Verdict{State: Failed, Reason: "sync to abc1234 errored: rpc error: repository not accessible"},
 		},
 		{
 			name: "degraded after the operation",
 			app:  converged(rev).health(health.HealthStatusDegraded, "Deployment reviews-v2 exceeded its progress deadline").build(),
-			want: Verdict{Failed, "health Degraded: Deployment reviews-v2 exceeded its progress deadline"},
+			want: Verdict{State: Failed, Reason: "health Degraded: Deployment reviews-v2 exceeded its progress deadline"},
 		},
 		{
 			name: "degraded, but assessed before the operation finished",
 			app:  converged(rev).reconciled(t0).health(health.HealthStatusDegraded, "old").build(),
-			want: Verdict{Waiting, "health not reassessed since the sync finished"},
+			want: Verdict{State: Waiting, Reason: "health not reassessed since the sync finished"},
 		},
 		{
 			name: "health stale: reconciled before the operation finished",
 			app:  converged(rev).reconciled(finished.Add(-time.Second)).build(),
-			want: Verdict{Waiting, "health not reassessed since the sync finished"},
+			want: Verdict{State: Waiting, Reason: "health not reassessed since the sync finished"},
 		},
 		{
 			name: "health never assessed",
 			app:  converged(rev).unreconciled().build(),
-			want: Verdict{Waiting, "health not reassessed since the sync finished"},
+			want: Verdict{State: Waiting, Reason: "health not reassessed since the sync finished"},
 		},
 		{
 			name: "progressing",
 			app:  converged(rev).health(health.HealthStatusProgressing, "Waiting for rollout to finish: 0 of 1 updated replicas are available...").build(),
-			want: Verdict{Waiting, "health Progressing: Waiting for rollout to finish: 0 of 1 updated replicas are available..."},
+			want: Verdict{State: Waiting, Reason: "health Progressing: Waiting for rollout to finish: 0 of 1 updated replicas are available..."},
 		},
 		{
 			name: "missing health without message",
 			app:  converged(rev).health(health.HealthStatusMissing, "").build(),
-			want: Verdict{Waiting, "health Missing"},
+			want: Verdict{State: Waiting, Reason: "health Missing"},
 		},
 		{
 			name: "succeeded but still OutOfSync",
 			app:  converged(rev).sync(v1alpha1.SyncStatusCodeOutOfSync, rev).build(),
-			want: Verdict{Waiting, "sync status OutOfSync at abc1234"},
+			want: Verdict{State: Waiting, Reason: "sync status OutOfSync at abc1234"},
 		},
 		{
 			name: "succeeded, Synced but compared with another revision",
 			app:  converged(rev).sync(v1alpha1.SyncStatusCodeSynced, oldRev).build(),
-			want: Verdict{Waiting, "sync status Synced at 0123456"},
+			want: Verdict{State: Waiting, Reason: "sync status Synced at 0123456"},
 		},
 		{
 			name: "succeeded, sync status unknown",
 			app:  converged(rev).sync("", "").build(),
-			want: Verdict{Waiting, "sync status Unknown at an unresolved revision"},
+			want: Verdict{State: Waiting, Reason: "sync status Unknown at an unresolved revision"},
 		},
 		{
 			name: "finishedAt missing falls back to startedAt",
 			app:  converged(rev).op(rev, synccommon.OperationSucceeded, "", time.Time{}).reconciled(t0).build(),
-			want: Verdict{Converged, "Synced at abc1234, Healthy"},
+			want: Verdict{State: Converged, Reason: "Synced at abc1234, Healthy"},
 		},
 		{
 			name: "nil application",
 			app:  nil,
-			want: Verdict{Waiting, "no application"},
+			want: Verdict{State: Waiting, Reason: "no application"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Assess(tt.app, rev); got != tt.want {
+			got := Assess(tt.app, rev)
+			if got.State != tt.want.State || got.Reason != tt.want.Reason {
 				t.Errorf("Assess =\n  %+v\nwant\n  %+v", got, tt.want)
 			}
 		})
@@ -229,5 +230,37 @@ func TestShort(t *testing.T) {
 		if got := short(in); got != want {
 			t.Errorf("short(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestAssessApplied: Applied holds once the revision is synced and health
+// reassessed, whatever the health, so a release on its way out can go on
+// while the workload it removes keeps the app Progressing.
+func TestAssessApplied(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		health  string
+		fresh   bool
+		synced  bool
+		applied bool
+	}{
+		{"healthy", "Healthy", true, true, true},
+		{"progressing", "Progressing", true, true, true},
+		{"degraded", "Degraded", true, true, true},
+		{"stale health", "Progressing", false, true, false},
+		{"out of sync", "Healthy", true, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := converged(rev).health(health.HealthStatusCode(tc.health), "")
+			if !tc.fresh {
+				b = b.reconciled(t0.Add(time.Second)) // before the operation finished
+			}
+			if !tc.synced {
+				b = b.sync(v1alpha1.SyncStatusCodeOutOfSync, rev)
+			}
+			if got := Assess(b.build(), rev); got.Applied != tc.applied {
+				t.Errorf("Applied = %v, want %v (%+v)", got.Applied, tc.applied, got)
+			}
+		})
 	}
 }

@@ -62,17 +62,23 @@ var prunes = map[release.Phase]bool{release.Retiring: true, release.Reverting: t
 // and the cluster, abandon past the deadline), then asks the phase's handler.
 func decide(v view) decision {
 	phase := v.rec.Status.Phase
-	switch v.argo.State {
-	case argocd.NeedsSync:
+	switch state := v.argo.State; {
+	case effective(v.argo, phase):
+		// applied: the cluster check below decides
+	case state == argocd.NeedsSync:
 		return decision{kind: doSync, prune: prunes[phase], reason: "sync " + shortHash(v.last.Hash)}
-	case argocd.Failed:
+	case state == argocd.Failed:
 		if phase.Abandoning() {
 			// Nothing to fall back to: retry the sync and let a human see why.
 			return decision{kind: doSync, prune: prunes[phase], reason: "retry failed sync: " + v.argo.Reason}
 		}
 		return commitTo("Argo CD failed: "+v.argo.Reason, abandon("SyncFailed", "Argo CD could not apply "+shortHash(v.last.Hash)+": "+v.argo.Reason))
-	case argocd.Syncing, argocd.Waiting:
-		return untilDeadline(v, "Argo CD: "+v.argo.Reason)
+	default:
+		reason := "Argo CD: " + v.argo.Reason
+		if v.cluster != nil && v.cluster.problem != "" {
+			reason += "; cluster: " + v.cluster.problem
+		}
+		return untilDeadline(v, reason)
 	}
 	if v.cluster != nil && v.cluster.problem != "" {
 		return untilDeadline(v, "cluster: "+v.cluster.problem)

@@ -40,15 +40,24 @@ func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, l
 		return v, fmt.Errorf("read Argo CD application %s: %w", rec.Spec.ArgoCD.Application, err)
 	}
 	v.argo = argocd.Assess(a, last.Hash)
-	if v.argo.State != argocd.Converged {
+	if !v.argo.Applied {
 		return v, nil
 	}
+	// Applied but perhaps not Healthy: the cluster says what is missing.
 	problem, err := m.checkCluster(ctx, rec, app.State)
 	if err != nil {
 		return v, err
 	}
 	v.cluster = &clusterFacts{problem: problem}
 	return v, nil
+}
+
+// effective reports whether Argo CD has applied the commit well enough to
+// look at the cluster: converged, or — on the way out of a release, where
+// the new version being removed may be what keeps the app unhealthy —
+// applied.
+func effective(v argocd.Verdict, p release.Phase) bool {
+	return v.State == argocd.Converged || (p.Abandoning() && v.Applied)
 }
 
 // checkCluster confirms, reading the cluster directly, that the commit took
