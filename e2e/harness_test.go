@@ -30,17 +30,18 @@ import (
 // scenario is one release on the test bed, isolated in its own namespace,
 // git server and manual-sync Argo CD Application.
 type scenario struct {
-	t       *testing.T
-	env     testbed.Env
-	ns      string
-	server  *gittest.Server
-	url     string
-	cache   string
-	file    string
-	rel     *release.Release
-	argo    argocd.Client
-	cluster kube.Cluster
-	phases  []release.Phase // phases seen converged, in order
+	t          testing.TB
+	releaseDoc string
+	env        testbed.Env
+	ns         string
+	server     *gittest.Server
+	url        string
+	cache      string
+	file       string
+	rel        *release.Release
+	argo       argocd.Client
+	cluster    kube.Cluster
+	phases     []release.Phase // phases seen converged, in order
 }
 
 func randSuffix() string {
@@ -51,7 +52,7 @@ func randSuffix() string {
 
 // newScenario deploys the fixture app at its stable version and writes a
 // Release file with the given steps (YAML flow list) and extra spec lines.
-func newScenario(t *testing.T, name, steps, extra string) *scenario {
+func newScenario(t testing.TB, name, steps, extra string) *scenario {
 	env := testbed.Require(t)
 	ctx := context.Background()
 	s := &scenario{t: t, env: env, ns: name + "-" + randSuffix(), server: gittest.NewServer(t), cache: t.TempDir()}
@@ -101,6 +102,7 @@ spec:
   traffic: {host: reviews, gateways: [bookinfo-gateway, mesh]}
   steps: %s
 %s`, s.url, s.ns, s.ns, tagOr(extra), steps, stripTag(extra))
+	s.releaseDoc = doc
 	if err := os.WriteFile(s.file, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}

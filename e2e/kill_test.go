@@ -23,7 +23,7 @@ var (
 )
 
 // gitcanaryBinary builds the real binary once per test run.
-func gitcanaryBinary(t *testing.T) string {
+func gitcanaryBinary(t testing.TB) string {
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gitcanary-e2e-bin")
 		if err != nil {

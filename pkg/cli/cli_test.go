@@ -168,3 +168,14 @@ func TestCommandsWithoutCluster(t *testing.T) {
 		t.Errorf("driving without Argo CD: %d %s", code, errs)
 	}
 }
+
+func TestWaitForValues(t *testing.T) {
+	for _, v := range []string{"none", "approval", "done", "paused", "Paused", "progressing", "Abandoned"} {
+		if _, err := (&waiting{waitFor: v}).until(); err != nil {
+			t.Errorf("--wait-for=%s: %v", v, err)
+		}
+	}
+	if _, err := (&waiting{waitFor: "finished"}).until(); err == nil || codeOf(err) != ExitInvalid {
+		t.Errorf("--wait-for=finished: %v", err)
+	}
+}

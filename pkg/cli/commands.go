@@ -199,7 +199,7 @@ func newStart(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
-	w.flags(cmd, "paused")
+	w.flags(cmd, "approval")
 	return cmd
 }
 
@@ -239,7 +239,7 @@ func newCommand(g *globals, use, short string, nargs int, act func(m *machine.Ma
 		},
 	}
 	wh.flags(cmd)
-	w.flags(cmd, "paused")
+	w.flags(cmd, "approval")
 	return cmd
 }
 

@@ -63,7 +63,7 @@ type waiting struct {
 }
 
 func (w *waiting) flags(cmd *cobra.Command, def string) {
-	cmd.Flags().StringVar(&w.waitFor, "wait-for", def, "drive the release until: none (commit only), paused (waits for approval or ends), done, or a phase such as Progressing")
+	cmd.Flags().StringVar(&w.waitFor, "wait-for", def, "drive the release until: none (commit only), approval (it waits for an approval, or ends), done, or a phase such as paused or Progressing")
 	cmd.Flags().DurationVar(&w.timeout, "timeout", 30*time.Minute, "give up waiting after this long (exit code 4)")
 }
 
@@ -74,7 +74,7 @@ func (w *waiting) until() (machine.Until, error) {
 		return nil, nil
 	case "done":
 		return func(o machine.Outcome) bool { return o.Done }, nil
-	case "paused":
+	case "approval":
 		return func(o machine.Outcome) bool { return o.Done || o.Awaiting }, nil
 	default:
 		for p := range release.Transitions {
@@ -84,7 +84,7 @@ func (w *waiting) until() (machine.Until, error) {
 				}, nil
 			}
 		}
-		return nil, exit(ExitInvalid, fmt.Errorf("--wait-for %q: use none, paused, done or a phase (Preparing, Routing, Progressing, Paused, Promoting, Promoted, Abandoned, …)", w.waitFor))
+		return nil, exit(ExitInvalid, fmt.Errorf("--wait-for %q: use none, approval, done or a phase (Preparing, Routing, Progressing, Paused, Promoting, Promoted, Abandoned, …)", w.waitFor))
 	}
 }
 
