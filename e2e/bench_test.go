@@ -154,7 +154,9 @@ func BenchmarkE2E(b *testing.B) {
 		want := fmt.Sprintf("v1=%d,v2=%d", 100-w, w)
 		began := time.Now()
 		seen := make(chan time.Time, 1)
-		go func() { seen <- waitVS(ctx, b, dyn, s.ns, func(u *unstructured.Unstructured) bool { return weightsOf(u) == want }) }()
+		go func() {
+			seen <- waitVS(ctx, b, dyn, s.ns, func(u *unstructured.Unstructured) bool { return weightsOf(u) == want })
+		}()
 		if _, err := p1m.SetWeight(ctx, w); err != nil {
 			b.Fatal(err)
 		}
@@ -188,7 +190,9 @@ func BenchmarkE2E(b *testing.B) {
 		}
 		began := time.Now()
 		seen := make(chan time.Time, 1)
-		go func() { seen <- waitVS(ctx, b, dyn, s.ns, func(u *unstructured.Unstructured) bool { return weightsOf(u) == "v2=100" }) }()
+		go func() {
+			seen <- waitVS(ctx, b, dyn, s.ns, func(u *unstructured.Unstructured) bool { return weightsOf(u) == "v2=100" })
+		}()
 		if _, err := m.Abort(ctx, "bench"); err != nil {
 			b.Fatal(err)
 		}

@@ -41,7 +41,7 @@ func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
 // scripted Argo CD that applies each synced revision's render to an
 // in-memory cluster.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	server  *gittest.Server
 	url     string
 	cache   string
@@ -53,7 +53,7 @@ type world struct {
 
 const namespace = "bookinfo"
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{t: t, server: gittest.NewServer(t), cache: t.TempDir(), argo: argocdtest.New(), cluster: kubetest.New(),
 		clock: &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}}
@@ -109,7 +109,7 @@ func (w *world) renderAt(rev string) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
-func (w *world) machine(t *testing.T) *Machine {
+func (w *world) machine(t testing.TB) *Machine {
 	t.Helper()
 	repo, err := git.Open(context.Background(), git.Options{URL: w.url, Branch: "main", CacheDir: w.cache})
 	if err != nil {
