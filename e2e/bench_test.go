@@ -19,6 +19,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/release"
+	"github.com/gitcanary/gitcanary/templates"
 )
 
 const reps = 10
@@ -110,19 +111,11 @@ func newBenchMachine(b *testing.B, s *scenario, name string) *machine.Machine {
 	return machine.New(machine.Deps{Repo: repo, Argo: s.argo, Cluster: s.cluster, Builder: &kustomize.Krusty{}, Kinds: kube.NewKinds(), Clock: time.Now}, name, "apps/reviews")
 }
 
-func parseRelease(b *testing.B, doc string) *release.Release {
-	r, err := release.Parse([]byte(doc))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
-}
-
 // BenchmarkE2E prints P1 and P2 next to a bare Argo CD sync, measured in
 // the same run on the test bed: medians over 10 repetitions and ratios.
 // Run it with `make bench-e2e`.
 func BenchmarkE2E(b *testing.B) {
-	s := newScenario(b, "bench", "[{setWeight: 10}]", "")
+	s := newScenario(b, "bench", templates.ReleaseParams{Steps: "[{setWeight: 10}]"})
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	cfg, err := kube.Config(s.env.Kubeconfig, "")
@@ -139,10 +132,8 @@ func BenchmarkE2E(b *testing.B) {
 
 	// P1: a release paused until approved; each repetition is one weight
 	// step, from the decision (set-weight) to the weight in the cluster.
-	base := strings.Replace(s.releaseDoc, "metadata: {name: reviews-v2}", "metadata: {name: bench-p1}", 1)
-	base = strings.Replace(base, "steps: [{setWeight: 10}]", "steps: [{setWeight: 10}, {pause: {}}]", 1)
 	p1m := newBenchMachine(b, s, "bench-p1")
-	if _, err := p1m.Start(ctx, parseRelease(b, base)); err != nil {
+	if _, err := p1m.Start(ctx, s.release(templates.ReleaseParams{Name: "bench-p1", Steps: "[{setWeight: 10}, {pause: {}}]"})); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := p1m.Run(ctx, awaitingOrDone, nil); err != nil {
@@ -177,12 +168,10 @@ func BenchmarkE2E(b *testing.B) {
 	var p2 []time.Duration
 	for i := range reps {
 		name := fmt.Sprintf("bench-p2-%d", i)
-		doc := strings.Replace(s.releaseDoc, "metadata: {name: reviews-v2}", "metadata: {name: "+name+"}", 1)
-		doc = strings.Replace(doc, "name: reviews-v1,", "name: reviews-v2,", 1) // bench-p1 promoted v2
-		doc = strings.Replace(doc, "version: v2", fmt.Sprintf("version: v%d", 10+i), 1)
-		doc = strings.Replace(doc, "steps: [{setWeight: 10}]", "steps: [{setWeight: 10}, {pause: {duration: 1h}}]", 1)
 		m := newBenchMachine(b, s, name)
-		if _, err := m.Start(ctx, parseRelease(b, doc)); err != nil {
+		// bench-p1 promoted v2: each P2 release starts from it with a new version.
+		r := s.release(templates.ReleaseParams{Name: name, Workload: "reviews-v2", Version: fmt.Sprintf("v%d", 10+i), Steps: "[{setWeight: 10}, {pause: {duration: 1h}}]"})
+		if _, err := m.Start(ctx, r); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := m.Run(ctx, func(o machine.Outcome) bool { return o.Converged && o.Release.Status.Phase == release.Paused }, nil); err != nil {

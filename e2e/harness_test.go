@@ -30,18 +30,17 @@ import (
 // scenario is one release on the test bed, isolated in its own namespace,
 // git server and manual-sync Argo CD Application.
 type scenario struct {
-	t          testing.TB
-	releaseDoc string
-	env        testbed.Env
-	ns         string
-	server     *gittest.Server
-	url        string
-	cache      string
-	file       string
-	rel        *release.Release
-	argo       argocd.Client
-	cluster    kube.Cluster
-	phases     []release.Phase // phases seen converged, in order
+	t       testing.TB
+	env     testbed.Env
+	ns      string
+	server  *gittest.Server
+	url     string
+	cache   string
+	file    string
+	rel     *release.Release
+	argo    argocd.Client
+	cluster kube.Cluster
+	phases  []release.Phase // phases seen converged, in order
 }
 
 func randSuffix() string {
@@ -51,8 +50,9 @@ func randSuffix() string {
 }
 
 // newScenario deploys the fixture app at its stable version and writes a
-// Release file with the given steps (YAML flow list) and extra spec lines.
-func newScenario(t testing.TB, name, steps, extra string) *scenario {
+// Release file of it with the given parameters (repository, Application and
+// namespace are filled in).
+func newScenario(t testing.TB, name string, p templates.ReleaseParams) *scenario {
 	env := testbed.Require(t)
 	ctx := context.Background()
 	s := &scenario{t: t, env: env, ns: name + "-" + randSuffix(), server: gittest.NewServer(t), cache: t.TempDir()}
@@ -90,19 +90,12 @@ func newScenario(t testing.TB, name, steps, extra string) *scenario {
 	}
 	s.syncAndWait(s.head())
 	s.file = filepath.Join(t.TempDir(), "release.yaml")
-	doc := fmt.Sprintf(`apiVersion: gitcanary.io/v1alpha1
-kind: Release
-metadata: {name: reviews-v2}
-spec:
-  repo: {url: "%s", branch: main, path: apps/reviews}
-  argocd: {application: %s}
-  workload: {kind: Deployment, name: reviews-v1, namespace: %s}
-  version: v2
-  images: [{name: example/reviews, newTag: "%s"}]
-  traffic: {host: reviews, gateways: [bookinfo-gateway, mesh]}
-  steps: %s
-%s`, s.url, s.ns, s.ns, tagOr(extra), steps, stripTag(extra))
-	s.releaseDoc = doc
+	p.RepoURL, p.Application, p.Namespace = s.url, s.ns, s.ns
+	out, err := templates.Release(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(out)
 	if err := os.WriteFile(s.file, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -112,24 +105,19 @@ spec:
 	return s
 }
 
-// tagOr lets a scenario ask for another image tag with a "tag:" line in extra.
-func tagOr(extra string) string {
-	for _, l := range strings.Split(extra, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "tag: "); ok {
-			return v
-		}
+// release renders another Release of the scenario's app.
+func (s *scenario) release(p templates.ReleaseParams) *release.Release {
+	s.t.Helper()
+	p.RepoURL, p.Application, p.Namespace = s.url, s.ns, s.ns
+	out, err := templates.Release(p)
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	return "2.0"
-}
-
-func stripTag(extra string) string {
-	var keep []string
-	for _, l := range strings.Split(extra, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "tag: ") {
-			keep = append(keep, l)
-		}
+	r, err := release.Parse(out)
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	return strings.Join(keep, "\n")
+	return r
 }
 
 func (s *scenario) head() string { return s.server.Git(s.t, "apps.git", "rev-parse", "main") }

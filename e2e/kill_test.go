@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/release"
+	"github.com/gitcanary/gitcanary/templates"
 )
 
 var (
@@ -53,7 +54,7 @@ func (s *scenario) command(ctx context.Context, args ...string) *exec.Cmd {
 // and started again; the release resumes from git and finishes with no
 // duplicate commit.
 func TestKilledAfterPush(t *testing.T) {
-	s := newScenario(t, "kill", "[{setWeight: 10}, {setWeight: 50}, {setWeight: 100}]", "")
+	s := newScenario(t, "kill", templates.ReleaseParams{})
 	gitcanaryBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

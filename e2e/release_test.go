@@ -11,6 +11,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/cli"
 	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/release"
+	"github.com/gitcanary/gitcanary/templates"
 )
 
 func done(o machine.Outcome) bool { return o.Done }
@@ -21,7 +22,7 @@ func awaiting(o machine.Outcome) bool { return o.Done || o.Awaiting }
 // route are gone from git and the cluster, and Argo CD is Synced and
 // Healthy at the final revision.
 func TestPromote(t *testing.T) {
-	s := newScenario(t, "promote", "[{setWeight: 10}, {setWeight: 50}, {setWeight: 100}]", "")
+	s := newScenario(t, "promote", templates.ReleaseParams{})
 	if code, _ := s.cli("start", "-f", s.file, "--wait-for=none"); code != cli.ExitOK {
 		t.Fatalf("start exited %d", code)
 	}
@@ -62,7 +63,7 @@ func TestPromote(t *testing.T) {
 // TestAbandonAtFifty: abandon at 50% puts the cluster back to exactly the
 // pre-release objects.
 func TestAbandonAtFifty(t *testing.T) {
-	s := newScenario(t, "abandon", "[{setWeight: 10}, {setWeight: 50}, {pause: {}}, {setWeight: 100}]", "")
+	s := newScenario(t, "abandon", templates.ReleaseParams{Steps: "[{setWeight: 10}, {setWeight: 50}, {pause: {}}, {setWeight: 100}]"})
 	before := s.snapshot()
 	if code, _ := s.cli("start", "-f", s.file, "--wait-for=none"); code != cli.ExitOK {
 		t.Fatalf("start exited %d", code)
@@ -95,7 +96,7 @@ func (s *scenario) machineRecord() *release.Release {
 // advance past its first step and abandons at its progress deadline, with
 // a reason and a message that say why.
 func TestBrokenCanary(t *testing.T) {
-	s := newScenario(t, "broken", "[{setWeight: 10}, {setWeight: 50}]", "tag: never-ready\n  progressDeadline: 20s\n")
+	s := newScenario(t, "broken", templates.ReleaseParams{Steps: "[{setWeight: 10}, {setWeight: 50}]", Tag: "never-ready", ProgressDeadline: "20s"})
 	before := s.snapshot()
 	code, out := s.cli("start", "-f", s.file, "--wait-for=done", "--timeout=4m")
 	if code != cli.ExitAbandoned {
@@ -121,7 +122,7 @@ func TestBrokenCanary(t *testing.T) {
 // TestSetWeightAndApprove: a manual set-weight while paused, then an
 // approval of the indefinite pause.
 func TestSetWeightAndApprove(t *testing.T) {
-	s := newScenario(t, "approve", "[{setWeight: 10}, {pause: {}}, {setWeight: 60}]", "")
+	s := newScenario(t, "approve", templates.ReleaseParams{Steps: "[{setWeight: 10}, {pause: {}}, {setWeight: 60}]"})
 	if code, _ := s.cli("start", "-f", s.file); code != cli.ExitOK { // default: wait until paused
 		t.Fatalf("start exited %d", code)
 	}
@@ -148,7 +149,7 @@ func TestSetWeightAndApprove(t *testing.T) {
 // TestAbortDuringLongPause: an abort while a driver waits in a one-hour
 // pause returns traffic to stable without waiting for the pause.
 func TestAbortDuringLongPause(t *testing.T) {
-	s := newScenario(t, "pause", "[{setWeight: 20}, {pause: {duration: 1h}}, {setWeight: 100}]", "")
+	s := newScenario(t, "pause", templates.ReleaseParams{Steps: "[{setWeight: 20}, {pause: {duration: 1h}}, {setWeight: 100}]"})
 	if code, _ := s.cli("start", "-f", s.file, "--wait-for=Paused"); code != cli.ExitOK {
 		t.Fatalf("start exited %d", code)
 	}

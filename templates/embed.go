@@ -1,6 +1,6 @@
 // Package templates holds manifests gitcanary's tooling fills in: the Argo
 // CD Application for an app gitcanary releases (manual sync: gitcanary
-// syncs every commit itself).
+// syncs every commit itself), and a Release of the fixture app.
 package templates
 
 import (
@@ -22,12 +22,44 @@ type ApplicationParams struct {
 }
 
 // Application renders an Argo CD Application for an app released by gitcanary.
-func Application(p ApplicationParams) ([]byte, error) {
-	t, err := template.ParseFS(files, "application.yaml")
+func Application(p ApplicationParams) ([]byte, error) { return render("application.yaml", p) }
+
+// ReleaseParams fill release.yaml; empty fields take the fixture's values.
+type ReleaseParams struct {
+	Name             string // default reviews-v2
+	RepoURL          string
+	Application      string // default reviews
+	Namespace        string // default bookinfo
+	Workload         string // the stable workload, default reviews-v1
+	Version          string // default v2
+	Tag              string // the new image tag, default 2.0
+	Steps            string // a YAML flow list, default [{setWeight: 10}, {setWeight: 50}, {setWeight: 100}]
+	ProgressDeadline string // optional, e.g. 5m
+}
+
+// Release renders a Release of the fixture reviews app.
+func Release(p ReleaseParams) ([]byte, error) {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&p.Name, "reviews-v2")
+	def(&p.Application, "reviews")
+	def(&p.Namespace, "bookinfo")
+	def(&p.Workload, "reviews-v1")
+	def(&p.Version, "v2")
+	def(&p.Tag, "2.0")
+	def(&p.Steps, "[{setWeight: 10}, {setWeight: 50}, {setWeight: 100}]")
+	return render("release.yaml", p)
+}
+
+func render(name string, data any) ([]byte, error) {
+	t, err := template.ParseFS(files, name)
 	if err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
-	err = t.Execute(&b, p)
+	err = t.Execute(&b, data)
 	return b.Bytes(), err
 }

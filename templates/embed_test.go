@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
 func TestApplication(t *testing.T) {
@@ -28,5 +30,27 @@ func TestApplication(t *testing.T) {
 	}
 	if app.Spec.SyncPolicy != nil {
 		t.Error("the Application must not auto-sync")
+	}
+}
+
+func TestReleaseIsValid(t *testing.T) {
+	for _, p := range []ReleaseParams{
+		{RepoURL: "git://127.0.0.1:19418/apps.git"},
+		{RepoURL: "git://127.0.0.1/x.git", Name: "r3", Version: "v3", Workload: "reviews-v2", Tag: "never-ready", Steps: "[{pause: {}}]", ProgressDeadline: "20s"},
+	} {
+		out, err := Release(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := release.Parse(out)
+		if err == nil {
+			err = release.Validate(r, release.ValidateOptions{})
+		}
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if p.ProgressDeadline != "" && r.Spec.Deadline().String() != "20s" {
+			t.Errorf("deadline %s", r.Spec.Deadline())
+		}
 	}
 }

@@ -81,23 +81,14 @@ func run(ctx context.Context) error {
 
 	title("3. The release: reviews v1 → v2 in steps 10% → 50% → 100%, then promote")
 	relFile := filepath.Join(work, "reviews-v2.yaml")
-	rel := fmt.Sprintf(`apiVersion: gitcanary.io/v1alpha1
-kind: Release
-metadata: {name: reviews-v2}
-spec:
-  repo: {url: "%s", branch: main, path: apps/reviews}
-  argocd: {application: %s}
-  workload: {kind: Deployment, name: reviews-v1, namespace: %s}
-  version: v2
-  images: [{name: example/reviews, newTag: "2.0"}]
-  traffic: {host: reviews, gateways: [bookinfo-gateway, mesh]}
-  steps: [{setWeight: 10}, {setWeight: 50}, {setWeight: 100}]
-  progressDeadline: 5m
-`, url, appName, namespace)
-	if err := os.WriteFile(relFile, []byte(rel), 0o644); err != nil {
+	rel, err := templates.Release(templates.ReleaseParams{RepoURL: url, Application: appName, Namespace: namespace, ProgressDeadline: "5m"})
+	if err != nil {
 		return err
 	}
-	fmt.Print(rel)
+	if err := os.WriteFile(relFile, rel, 0o644); err != nil {
+		return err
+	}
+	fmt.Print(string(rel))
 	gc := func(args ...string) error {
 		base := []string{"--cache-dir", filepath.Join(work, "cache"), "--server", env.ArgoServer, "--plaintext", "--kubeconfig", env.Kubeconfig}
 		cmd := exec.CommandContext(ctx, bin, append(base, args...)...)

@@ -12,6 +12,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/git/gittest"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
+	"github.com/gitcanary/gitcanary/templates"
 )
 
 type cliWorld struct {
@@ -25,28 +26,24 @@ type cliWorld struct {
 func newCLIWorld(t *testing.T) *cliWorld {
 	w := &cliWorld{t: t, server: gittest.NewServer(t), cache: t.TempDir()}
 	w.url = w.server.CreateRepoFS(t, "apps.git", fixtures.Apps, "")
-	w.file = w.writeRelease("reviews-v2.yaml", "")
+	w.file = w.writeRelease("reviews-v2.yaml", templates.ReleaseParams{})
 	return w
 }
 
-func (w *cliWorld) writeRelease(name, extra string) string {
-	doc := `apiVersion: gitcanary.io/v1alpha1
-kind: Release
-metadata: {name: reviews-v2}
-spec:
-  repo: {url: "` + w.url + `", path: apps/reviews}
-  argocd: {application: reviews}
-  workload: {kind: Deployment, name: reviews-v1, namespace: bookinfo}
-  version: v2
-  images: [{name: example/reviews, newTag: "2.0"}]
-  traffic: {host: reviews}
-  steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]
-` + extra
-	p := filepath.Join(w.t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+func (w *cliWorld) writeRelease(name string, p templates.ReleaseParams) string {
+	p.RepoURL = w.url
+	if p.Steps == "" {
+		p.Steps = "[{setWeight: 10}, {pause: {}}, {setWeight: 60}]"
+	}
+	doc, err := templates.Release(p)
+	if err != nil {
 		w.t.Fatal(err)
 	}
-	return p
+	f := filepath.Join(w.t.TempDir(), name)
+	if err := os.WriteFile(f, doc, 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	return f
 }
 
 func (w *cliWorld) run(args ...string) (int, string, string) {
@@ -62,12 +59,12 @@ func TestLintAndExitCodes(t *testing.T) {
 	if code, out, errs := w.run("lint", "-f", w.file); code != ExitOK || !strings.Contains(out, "renders in all 6 states") {
 		t.Fatalf("lint: code %d\n%s%s", code, out, errs)
 	}
-	bad := w.writeRelease("bad.yaml", "  progressDeadline: soon\n")
+	bad := w.writeRelease("bad.yaml", templates.ReleaseParams{ProgressDeadline: "soon"})
 	if code, _, errs := w.run("lint", "-f", bad); code != ExitInvalid || !strings.Contains(errs, `invalid duration "soon"`) {
 		t.Errorf("bad duration: code %d, %s", code, errs)
 	}
-	noVS := w.writeRelease("novs.yaml", "")
-	os.WriteFile(noVS, bytes.Replace(mustRead(t, noVS), []byte("host: reviews}"), []byte("host: ratings}"), 1), 0o644)
+	noVS := w.writeRelease("novs.yaml", templates.ReleaseParams{})
+	os.WriteFile(noVS, bytes.Replace(mustRead(t, noVS), []byte("host: reviews,"), []byte("host: ratings,"), 1), 0o644)
 	if code, _, errs := w.run("lint", "-f", noVS); code != ExitInvalid || !strings.Contains(errs, "no DestinationRule for host ratings in apps/reviews") {
 		t.Errorf("missing routing: code %d, %s", code, errs)
 	}
@@ -146,7 +143,7 @@ func TestCommandsWithoutCluster(t *testing.T) {
 	if code, out, errs := w.run("start", "-f", w.file, "--wait-for=none"); code != ExitOK || !strings.Contains(out, "reviews-v2: resuming (Preparing") {
 		t.Errorf("second start with the same file should resume: %d %s %s", code, out, errs)
 	}
-	other := w.writeRelease("other.yaml", "  progressDeadline: 3m\n")
+	other := w.writeRelease("other.yaml", templates.ReleaseParams{ProgressDeadline: "3m"})
 	if code, _, errs := w.run("start", "-f", other, "--wait-for=none"); code != ExitInvalid || !strings.Contains(errs, "its recorded spec differs") {
 		t.Errorf("start with a different spec under the same name: %d %s", code, errs)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
+	"github.com/gitcanary/gitcanary/templates"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -32,23 +33,14 @@ func fixtureApp(t testing.TB) *App {
 
 func testRelease(t testing.TB, edits ...func(*release.Release)) *release.Release {
 	t.Helper()
-	r, err := release.Parse([]byte(`apiVersion: gitcanary.io/v1alpha1
-kind: Release
-metadata: {name: reviews-v2}
-spec:
-  repo: {url: "git://127.0.0.1/apps.git", path: apps/reviews}
-  argocd: {application: reviews}
-  workload: {kind: Deployment, name: reviews-v1, namespace: bookinfo}
-  version: v2
-  images: [{name: example/reviews, newTag: "2.0"}]
-  traffic: {host: reviews, gateways: [bookinfo-gateway, mesh]}
-  steps:
-    - setWeight: 10
-    - pause: {duration: 1m}
-    - setWeight: 50
-    - pause: {}
-    - setWeight: 100
-`))
+	doc, err := templates.Release(templates.ReleaseParams{
+		RepoURL: "git://127.0.0.1/apps.git",
+		Steps:   "[{setWeight: 10}, {pause: {duration: 1m}}, {setWeight: 50}, {pause: {}}, {setWeight: 100}]",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := release.Parse(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
