@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +25,13 @@ import (
 	"github.com/gitcanary/gitcanary/templates"
 )
 
-const reps = 10
+// reps is the repetitions per figure (GITCANARY_BENCH_REPS overrides 10).
+var reps = func() int {
+	if n, err := strconv.Atoi(os.Getenv("GITCANARY_BENCH_REPS")); err == nil && n > 0 {
+		return n
+	}
+	return 10
+}()
 
 var vsGVR = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
 
@@ -108,7 +117,11 @@ func newBenchMachine(b *testing.B, s *scenario, name string) *machine.Machine {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return machine.New(machine.Deps{Repo: repo, Argo: s.argo, Cluster: s.cluster, Builder: &kustomize.Krusty{}, Kinds: kube.NewKinds(), Clock: time.Now}, name, "apps/reviews")
+	var log *slog.Logger
+	if os.Getenv("GITCANARY_BENCH_LOG") != "" { // a timeline of each step, to see where time goes
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return machine.New(machine.Deps{Repo: repo, Argo: s.argo, Cluster: s.cluster, Builder: &kustomize.Krusty{}, Kinds: kube.NewKinds(), Clock: time.Now, Log: log}, name, "apps/reviews")
 }
 
 // BenchmarkE2E prints P1 and P2 next to a bare Argo CD sync, measured in
@@ -182,13 +195,20 @@ func BenchmarkE2E(b *testing.B) {
 		go func() {
 			seen <- waitVS(ctx, b, dyn, s.ns, func(u *unstructured.Unstructured) bool { return weightsOf(u) == "v2=100" })
 		}()
+		if log := os.Getenv("GITCANARY_BENCH_LOG"); log != "" {
+			fmt.Fprintf(os.Stderr, "P2 %d: abort at %s\n", i, began.Format("15:04:05.000"))
+		}
 		if _, err := m.Abort(ctx, "bench"); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := m.Run(ctx, func(o machine.Outcome) bool { return o.Done }, nil); err != nil {
 			b.Fatal(err)
 		}
-		p2 = append(p2, (<-seen).Sub(began))
+		at := <-seen
+		if os.Getenv("GITCANARY_BENCH_LOG") != "" {
+			fmt.Fprintf(os.Stderr, "P2 %d: stable at 100%% in the cluster at %s\n", i, at.Format("15:04:05.000"))
+		}
+		p2 = append(p2, at.Sub(began))
 	}
 
 	mb, m1, m2 := median(bare), median(p1), median(p2)

@@ -159,6 +159,7 @@ func (m *Machine) Step(ctx context.Context) (Outcome, error) {
 		return Outcome{}, err
 	}
 	dec := decide(v)
+	m.deps.log().Debug("step", "release", m.name, "phase", rec.Status.Phase, "commit", shortHash(last.Hash), "argo", v.argo.State, "decision", dec.reason)
 	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting}
 	switch dec.kind {
 	case doSync:
