@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
@@ -150,9 +151,4 @@ func (p *progress) report(o machine.Outcome) {
 	fmt.Fprintf(p.out, "%s %s\n", time.Now().Format("15:04:05"), line)
 }
 
-func shortHash(h string) string {
-	if len(h) > 8 {
-		return h[:8]
-	}
-	return h
-}
+var shortHash = git.ShortHash

@@ -148,6 +148,9 @@ type Repo interface {
 	Log(ctx context.Context, match func(Commit) bool, limit int) ([]Commit, error)
 }
 
+// ShortHash abbreviates a commit hash to 8 characters for people to read.
+func ShortHash(h string) string { return short(h) }
+
 func short(h string) string {
 	if len(h) > 8 {
 		return h[:8]

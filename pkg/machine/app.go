@@ -2,7 +2,6 @@ package machine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -260,6 +259,3 @@ func withComponent(data []byte, dir string) ([]byte, error) {
 	out, err := node.String()
 	return []byte(out), err
 }
-
-// errNoRecord is returned when the named release is not in the app.
-var errNoRecord = errors.New("release not found")

@@ -68,12 +68,7 @@ func message(name string, d *draft, seq int) git.Message {
 	}
 }
 
-func shortHash(h string) string {
-	if len(h) > 8 {
-		return h[:8]
-	}
-	return h
-}
+var shortHash = git.ShortHash
 
 // draft runs a mutation on an app and returns the change and commit
 // message it makes. It is pure but for kustomize builds in memory.

@@ -150,18 +150,9 @@ func hasWeights(routes [][]kube.Route, host string, want []release.Weight) bool 
 }
 
 func (m *Machine) workloadRef(st *overlay.State, ns, name string) (kube.Ref, error) {
-	k, ok := m.deps.Kinds.Lookup(groupOf(st.Workload.APIVersion), st.Workload.Kind)
+	k, ok := m.deps.Kinds.Lookup(overlay.GroupOf(st.Workload.APIVersion), st.Workload.Kind)
 	if !ok {
 		return kube.Ref{}, fmt.Errorf("workload kind %s (%s) is not known", st.Workload.Kind, st.Workload.APIVersion)
 	}
 	return kube.Ref{Group: k.Group, Version: k.Version, Kind: k.Kind, Resource: k.Resource, Namespace: ns, Name: name}, nil
-}
-
-func groupOf(apiVersion string) string {
-	for i := range apiVersion {
-		if apiVersion[i] == '/' {
-			return apiVersion[:i]
-		}
-	}
-	return ""
 }

@@ -52,7 +52,7 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec) mutation {
 			case spec.StableVersion != "" && spec.StableVersion != label:
 				return fmt.Errorf("spec.stableVersion is %q but %s %s is labelled version %q: %w", spec.StableVersion, kind.Kind, ref.Name, label, release.ErrInvalid)
 			}
-			d.state = overlay.Adopt(ref, original, false, routing)
+			d.state = overlay.Adopt(ref, original, routing)
 		}
 		if err := d.state.Begin(m.name, spec, labelOriginal); err != nil {
 			return fmt.Errorf("%w: %w", err, ErrRefused)

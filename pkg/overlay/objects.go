@@ -22,9 +22,12 @@ func (o Object) Name() string { s, _ := Lookup(o, ".metadata.name").(string); re
 // Namespace returns metadata.namespace.
 func (o Object) Namespace() string { s, _ := Lookup(o, ".metadata.namespace").(string); return s }
 
-// Group returns the API group of apiVersion ("" for core).
-func (o Object) Group() string {
-	g, _, ok := strings.Cut(o.APIVersion(), "/")
+// Group returns the API group of the object's apiVersion ("" for core).
+func (o Object) Group() string { return GroupOf(o.APIVersion()) }
+
+// GroupOf returns the API group of an apiVersion: "apps" for "apps/v1", "" for "v1".
+func GroupOf(apiVersion string) string {
+	g, _, ok := strings.Cut(apiVersion, "/")
 	if !ok {
 		return ""
 	}

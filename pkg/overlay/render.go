@@ -68,7 +68,7 @@ func Render(st *State, base Base, app string, templates map[string][]byte) (map[
 		add(p.file, data, &target{Group: p.obj.Group(), Kind: p.obj.Kind(), Name: p.obj.Name()})
 	}
 	w := st.Workload
-	wt := &target{Group: groupOf(w.APIVersion), Kind: w.Kind, Name: w.Name}
+	wt := &target{Group: GroupOf(w.APIVersion), Kind: w.Kind, Name: w.Name}
 	switch {
 	case st.OriginalRetired:
 		data, err := retirePatch(w)

@@ -9,11 +9,10 @@ import (
 
 // Adopt describes an app path gitcanary has not managed yet: the user's
 // workload carries all traffic.
-func Adopt(ref WorkloadRef, originalVersion string, labeled bool, routing Routing) *State {
+func Adopt(ref WorkloadRef, originalVersion string, routing Routing) *State {
 	return &State{
 		Workload:        ref,
 		OriginalVersion: originalVersion,
-		OriginalLabeled: labeled,
 		Versions:        []Version{{Version: originalVersion, Workload: ref.Name, Routed: true, Weight: 100}},
 		Routing:         routing,
 	}

@@ -76,15 +76,6 @@ type target struct {
 	Name  string `json:"name"`
 }
 
-func groupOf(apiVersion string) string {
-	for i := range apiVersion {
-		if apiVersion[i] == '/' {
-			return apiVersion[:i]
-		}
-	}
-	return ""
-}
-
 // versionKustomization is the overlay that turns the template into
 // <app>-<version>: name suffix, version labels on the object, selector and
 // pod template, the sidecar-injection annotation, and the new images.
@@ -107,7 +98,7 @@ func versionKustomization(ref WorkloadRef, app string, v Version) ([]byte, error
 		Images:     v.Images,
 		Patches: []patchRef{{
 			Patch:  string(patch),
-			Target: &target{Group: groupOf(ref.APIVersion), Kind: ref.Kind, Name: app},
+			Target: &target{Group: GroupOf(ref.APIVersion), Kind: ref.Kind, Name: app},
 		}},
 	}
 	return yaml.Marshal(k)
