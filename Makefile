@@ -13,8 +13,8 @@ include e2e/testbed/testbed.mk
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build bin/gitcanary
-	@$(HEAVY) $(GO) build -trimpath -ldflags "-s -w" -o $(BIN) ./cmd/gitcanary
+build: ## build bin/gitcanary (same compile flags as go test, so the build cache serves both)
+	@$(HEAVY) $(GO) build -ldflags "-s -w" -o $(BIN) ./cmd/gitcanary
 
 test: testbed-up ## unit, integration and end-to-end tests (brings the test bed up first)
 	@$(HEAVY) $(GO) vet ./...
