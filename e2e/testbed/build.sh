@@ -72,8 +72,14 @@ build() {
 }
 
 # moddir MODULE MODPATH prints the module cache dir of MODPATH as required by
-# wrapper MODULE.
-moddir() { go -C "$TB_MODULES/$1" list -m -f '{{.Dir}}' "$2"; }
+# wrapper MODULE, downloading its source first: on a fresh module cache
+# `go list -m` knows the version but prints an empty Dir.
+moddir() {
+	local d
+	d=$(go -C "$TB_MODULES/$1" mod download -json "$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[[ -n $d && -d $d ]] || tb_die "cannot find the source of $2 (required by e2e/testbed/modules/$1)"
+	printf '%s\n' "$d"
+}
 
 strip='-s -w'
 
