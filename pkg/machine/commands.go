@@ -13,7 +13,7 @@ import (
 func (m *Machine) Start(ctx context.Context, r *release.Release) (git.Result, error) {
 	spec := r.Spec
 	meta := r.Metadata
-	return m.commit(ctx, -1, func(d *draft) error {
+	return m.commit(ctx, newRelease, func(d *draft) error {
 		d.rec = &release.Release{APIVersion: release.APIVersion, Kind: release.Kind, Metadata: meta, Spec: spec}
 		return m.prepare(ctx, spec)(d)
 	})
@@ -46,19 +46,11 @@ func (m *Machine) Abort(ctx context.Context, why string) (git.Result, error) {
 	return m.commitNow(ctx, abandon("Aborted", why))
 }
 
-// commitNow commits a command on the release as it is at the head.
+// commitNow commits a command on the release as it is at the head. The
+// mutation checks the phase there; after a rejected push it runs again on
+// the new head.
 func (m *Machine) commitNow(ctx context.Context, mut mutation) (git.Result, error) {
-	for {
-		rec, _, err := m.Load(ctx)
-		if err != nil {
-			return git.Result{}, err
-		}
-		res, err := m.commit(ctx, rec.Status.Seq, mut)
-		if err == ErrConflict {
-			continue
-		}
-		return res, err
-	}
+	return m.commit(ctx, atHead, mut)
 }
 
 // Until says when Run stops, given the outcome of the last step.

@@ -33,8 +33,15 @@ type draft struct {
 // mutation edits a draft; it must be a pure function of the draft.
 type mutation func(d *draft) error
 
+// Expectations commit checks the release's record against.
+const (
+	newRelease = -1 // the release must not exist yet
+	atHead     = -2 // the release as it stands at the head, whatever its Seq
+)
+
 // commit applies m on the head of the branch and pushes it, once. expect
-// is the release's Seq the decision was taken on (-1 for a new release).
+// is the release's Seq the decision was taken on, newRelease, or atHead
+// for a command whose mutation checks the phase itself.
 func (m *Machine) commit(ctx context.Context, expect int, mut mutation) (git.Result, error) {
 	now := m.deps.now()
 	edit := func(head git.Snapshot) (git.Change, git.Message, error) {
@@ -78,9 +85,9 @@ func (m *Machine) draft(ctx context.Context, app *App, expect int, mut mutation,
 		return git.Change{}, git.Message{}, err
 	}
 	switch {
-	case expect < 0 && rec != nil:
+	case expect == newRelease && rec != nil:
 		return git.Change{}, git.Message{}, fmt.Errorf("release %s already exists in %s (phase %s): %w", m.name, app.RecordPath(m.name), rec.Status.Phase, ErrExists)
-	case expect >= 0 && rec == nil:
+	case expect != newRelease && rec == nil:
 		return git.Change{}, git.Message{}, fmt.Errorf("release %s not found in %s: %w", m.name, m.path, ErrNotFound)
 	case expect >= 0 && rec.Status.Seq != expect:
 		return git.Change{}, git.Message{}, ErrConflict

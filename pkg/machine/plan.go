@@ -30,7 +30,7 @@ func (m *Machine) Plan(ctx context.Context, app *App, r *release.Release) ([]Pla
 	var out []PlannedState
 	cur := app
 	run := func(mut mutation) (*App, error) {
-		expect := -1
+		expect := newRelease
 		if rec, err := cur.Record(m.name); err != nil {
 			return nil, err
 		} else if rec != nil {
