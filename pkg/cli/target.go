@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -129,7 +130,7 @@ func (g *globals) drive(ctx context.Context, name string, repo release.Repo, w w
 
 // progress prints one line whenever what the release does changes.
 type progress struct {
-	out  interface{ Write([]byte) (int, error) }
+	out  io.Writer
 	last string
 }
 
