@@ -79,7 +79,22 @@ func (c *cluster) Workload(ctx context.Context, ref Ref) (WorkloadStatus, error)
 	if err != nil {
 		return WorkloadStatus{}, fmt.Errorf("get %s %s: %w", ref.Kind, refName(ref), err)
 	}
+	if kind.VM {
+		return c.groupStatus(ctx, gvr, obj)
+	}
 	return kind.Status(obj)
+}
+
+// NamespaceLabels implements Cluster.
+func (c *cluster) NamespaceLabels(ctx context.Context, name string) (map[string]string, bool, error) {
+	obj, err := c.get(ctx, schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, "", name)
+	if apierrors.IsNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get namespace %s: %w", name, err)
+	}
+	return obj.GetLabels(), true, nil
 }
 
 // Exists implements Cluster. A Ref without Resource (or Version) takes it

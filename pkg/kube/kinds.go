@@ -18,12 +18,24 @@ type Kind struct {
 
 	// PodTemplate is the path of the pod template (an object).
 	PodTemplate string
-	// Selector is the path of the label selector's matchLabels map.
+	// Selector is the path of the label selector's matchLabels map; empty
+	// when the kind has no selector (a WorkloadGroup).
 	Selector string
 	// Replicas is the path of the desired replica count; absent means 1.
 	Replicas string
 	// ReadyReplicas is the path of the ready replica count; absent means 0.
 	ReadyReplicas string
+
+	// Name is the kind's name in the config file ("deploymentconfigs");
+	// empty for the built-in kinds.
+	Name string
+	// LocalizedNames are display names by locale ("en-US", "zh-CN").
+	LocalizedNames map[string]string
+	// VM marks Istio's WorkloadGroup: the template is .spec (its
+	// metadata.labels are the labels of every WorkloadEntry), readiness
+	// comes from the group's WorkloadEntries, and no sidecar is injected
+	// (a VM runs its own istio-agent).
+	VM bool
 }
 
 // String names the kind as group/kind ("apps/Deployment", "/Pod" for core).
@@ -44,10 +56,16 @@ func (k Kind) Validate() error {
 	if k.Resource != strings.ToLower(k.Resource) {
 		problems = append(problems, fmt.Sprintf("resource %q must be the lower-case plural (e.g. deployments)", k.Resource))
 	}
-	for _, f := range []struct{ name, value string }{
-		{"podTemplate", k.PodTemplate}, {"selector", k.Selector},
-		{"replicas", k.Replicas}, {"readyReplicas", k.ReadyReplicas},
+	for _, f := range []struct {
+		name, value string
+		optional    bool
+	}{
+		{"podTemplate", k.PodTemplate, false}, {"selector", k.Selector, true},
+		{"replicas", k.Replicas, k.VM}, {"readyReplicas", k.ReadyReplicas, k.VM},
 	} {
+		if f.value == "" && f.optional {
+			continue
+		}
 		if _, err := parsePath(f.value); err != nil {
 			problems = append(problems, fmt.Sprintf("%s path: %v", f.name, err))
 		}
@@ -107,13 +125,23 @@ var (
 		PodTemplate: ".spec.template", Selector: ".spec.selector.matchLabels",
 		Replicas: ".status.desiredNumberScheduled", ReadyReplicas: ".status.numberReady",
 	}
+	// WorkloadGroup is a version of a service running on VMs: its
+	// .spec.metadata.labels label every WorkloadEntry of the group.
+	workloadGroup = Kind{
+		Group: "networking.istio.io", Version: "v1", Kind: "WorkloadGroup", Resource: "workloadgroups",
+		PodTemplate: ".spec", VM: true,
+	}
 )
 
+// Builtin reports whether kind is one of gitcanary's own kinds, whose paths
+// are known to be right (a missing count there means zero).
+func (k Kind) Builtin() bool { return k.Name == "" }
+
 // NewKinds returns a registry holding the built-in kinds (Deployment,
-// StatefulSet, DaemonSet).
+// StatefulSet, DaemonSet and Istio's WorkloadGroup).
 func NewKinds() *Kinds {
 	k := &Kinds{kinds: map[groupKind]Kind{}}
-	for _, b := range []Kind{deployment, statefulSet, daemonSet} {
+	for _, b := range []Kind{deployment, statefulSet, daemonSet, workloadGroup} {
 		k.kinds[groupKind{b.Group, b.Kind}] = b
 	}
 	return k
@@ -127,12 +155,16 @@ func (k *Kinds) Lookup(group, kind string) (Kind, bool) {
 	return found, ok
 }
 
-// Register adds a kind after validating it. Registering a group/kind that is
+// Register adds a kind after validating it. A registered kind must have a
+// Name (the config file's name for it). Registering a group/kind that is
 // already present is an error: a config file must not silently change how a
 // built-in kind is read.
 func (k *Kinds) Register(kind Kind) error {
 	if err := kind.Validate(); err != nil {
 		return err
+	}
+	if kind.Name == "" {
+		return fmt.Errorf("workload kind %s: name is empty", kind)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()

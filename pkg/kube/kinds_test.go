@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -32,8 +33,8 @@ func TestKindsBuiltins(t *testing.T) {
 	if _, ok := k.Lookup("", "Deployment"); ok {
 		t.Error("Lookup of Deployment in the core group should fail")
 	}
-	if n := len(k.All()); n != 3 {
-		t.Errorf("All() has %d kinds, want 3", n)
+	if n := len(k.All()); n != 4 {
+		t.Errorf("All() has %d kinds, want 4", n)
 	}
 }
 
@@ -62,7 +63,7 @@ func TestKindsRegister(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Register: %v", err)
 				}
-				if got, ok := kinds.Lookup(kind.Group, kind.Kind); !ok || got != kind {
+				if got, ok := kinds.Lookup(kind.Group, kind.Kind); !ok || !reflect.DeepEqual(got, kind) {
 					t.Errorf("Lookup after Register = %+v, %v", got, ok)
 				}
 				return
@@ -81,6 +82,7 @@ func TestKindsRegisterDuplicate(t *testing.T) {
 	kinds := NewKinds()
 	dep, _ := kinds.Lookup("apps", "Deployment")
 	dep.ReadyReplicas = ".status.availableReplicas"
+	dep.Name = "deployments"
 	err := kinds.Register(dep)
 	if err == nil || !strings.Contains(err.Error(), "apps/Deployment is already registered") {
 		t.Errorf("Register duplicate error = %v", err)

@@ -18,6 +18,13 @@ type WorkloadStatus struct {
 	ObservedGeneration int64
 	Replicas           int64 // desired, from the kind's replicas path (1 when absent)
 	ReadyReplicas      int64 // from the kind's ready-replicas path
+	// Unresolved lists the replica paths absent from the object (their
+	// defaults were used). For a configured kind, a path that does not
+	// resolve in a running stable workload is a mistake in the config.
+	Unresolved string // space-separated
+	// Entries, for a WorkloadGroup, describes its WorkloadEntries that are
+	// not healthy yet, for the reason a release waits.
+	Entries string
 }
 
 // Route is one weighted destination of a VirtualService's HTTP route.
@@ -36,4 +43,7 @@ type Cluster interface {
 	VirtualServiceRoutes(ctx context.Context, namespace, name string) (routes [][]Route, found bool, err error)
 	// Exists reports whether an object exists.
 	Exists(ctx context.Context, ref Ref) (bool, error)
+	// NamespaceLabels returns a namespace's labels; found is false when
+	// the namespace does not exist.
+	NamespaceLabels(ctx context.Context, name string) (labels map[string]string, found bool, err error)
 }

@@ -34,15 +34,23 @@ func (k Kind) Status(obj *unstructured.Unstructured) (WorkloadStatus, error) {
 		return fail(k.PodTemplate, "is a %T, want an object (pod template)", tmpl)
 	}
 
-	sel, found, err := lookupPath(obj.Object, k.Selector)
-	if err != nil {
-		return fail(k.Selector, "%v", err)
+	if k.Selector != "" {
+		sel, found, err := lookupPath(obj.Object, k.Selector)
+		if err != nil {
+			return fail(k.Selector, "%v", err)
+		}
+		if !found {
+			return fail(k.Selector, "not found (selector matchLabels path of kind %s)", k)
+		}
+		if err := checkStringMap(sel); err != nil {
+			return fail(k.Selector, "%v (selector matchLabels)", err)
+		}
 	}
-	if !found {
-		return fail(k.Selector, "not found (selector matchLabels path of kind %s)", k)
-	}
-	if err := checkStringMap(sel); err != nil {
-		return fail(k.Selector, "%v (selector matchLabels)", err)
+	if k.VM {
+		// A group's readiness is its entries'; the cluster counts them.
+		st.Generation, _ = toInt64OrZero(obj.Object, ".metadata.generation")
+		st.ObservedGeneration = st.Generation
+		return st, nil
 	}
 
 	for _, c := range []struct {
@@ -60,6 +68,9 @@ func (k Kind) Status(obj *unstructured.Unstructured) (WorkloadStatus, error) {
 			return fail(c.path, "%v", err)
 		}
 		if !found || v == nil {
+			if c.path == k.Replicas || c.path == k.ReadyReplicas {
+				st.Unresolved = strings.TrimSpace(st.Unresolved + " " + c.path)
+			}
 			*c.dst = c.def
 			continue
 		}
@@ -125,6 +136,16 @@ func toInt64(v any) (int64, error) {
 	default:
 		return 0, fmt.Errorf("is a %T, want an integer", v)
 	}
+}
+
+// toInt64OrZero reads an integer at path; 0 when absent or not an integer.
+func toInt64OrZero(obj map[string]any, path string) (int64, bool) {
+	v, found, err := lookupPath(obj, path)
+	if err != nil || !found {
+		return 0, false
+	}
+	n, err := toInt64(v)
+	return n, err == nil
 }
 
 func objectName(obj *unstructured.Unstructured) string {

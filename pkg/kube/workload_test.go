@@ -70,7 +70,7 @@ func TestWorkloadDeployment(t *testing.T) {
 		{
 			name: "not ready, ready count omitted while zero",
 			obj:  workloadObj("Deployment", "reviews-v2", "spec.replicas", int64(3), "status.observedGeneration", int64(1)),
-			want: WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 1, Replicas: 3, ReadyReplicas: 0},
+			want: WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 1, Replicas: 3, ReadyReplicas: 0, Unresolved: ".status.readyReplicas"},
 		},
 		{
 			name: "partly ready",
@@ -81,12 +81,12 @@ func TestWorkloadDeployment(t *testing.T) {
 		{
 			name: "replicas absent means 1",
 			obj:  workloadObj("Deployment", "reviews-v2", "status.readyReplicas", int64(1)),
-			want: WorkloadStatus{Found: true, Generation: 2, Replicas: 1, ReadyReplicas: 1},
+			want: WorkloadStatus{Found: true, Generation: 2, Replicas: 1, ReadyReplicas: 1, Unresolved: ".spec.replicas"},
 		},
 		{
 			name: "scaled to zero",
 			obj:  workloadObj("Deployment", "reviews-v2", "spec.replicas", int64(0)),
-			want: WorkloadStatus{Found: true, Generation: 2, Replicas: 0, ReadyReplicas: 0},
+			want: WorkloadStatus{Found: true, Generation: 2, Replicas: 0, ReadyReplicas: 0, Unresolved: ".status.readyReplicas"},
 		},
 		{
 			name: "not found",
@@ -150,6 +150,7 @@ var deploymentConfig = Kind{
 	Group: "apps.openshift.io", Version: "v1", Kind: "DeploymentConfig", Resource: "deploymentconfigs",
 	PodTemplate: ".spec.template", Selector: ".spec.selector",
 	Replicas: ".spec.replicas", ReadyReplicas: ".status.availableReplicas",
+	Name: "deploymentconfigs",
 }
 
 func TestWorkloadCustomKind(t *testing.T) {

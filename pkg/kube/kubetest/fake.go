@@ -30,6 +30,7 @@ type Fake struct {
 	routes    map[key][][]kube.Route
 	applied   map[key]*unstructured.Unstructured // by Apply, for pruning and generations
 	held      map[key]int64
+	nsLabels  map[string]map[string]string
 	nextErrs  []error
 }
 
@@ -56,7 +57,30 @@ func NewWithKinds(kinds *kube.Kinds) *Fake {
 		routes:    map[key][][]kube.Route{},
 		applied:   map[key]*unstructured.Unstructured{},
 		held:      map[key]int64{},
+		nsLabels:  map[string]map[string]string{},
 	}
+}
+
+// SetNamespaceLabels creates a namespace with labels (nil deletes it).
+func (f *Fake) SetNamespaceLabels(name string, labels map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if labels == nil {
+		delete(f.nsLabels, name)
+		return
+	}
+	f.nsLabels[name] = labels
+}
+
+// NamespaceLabels implements kube.Cluster.
+func (f *Fake) NamespaceLabels(ctx context.Context, name string) (map[string]string, bool, error) {
+	if err := f.callErr(ctx); err != nil {
+		return nil, false, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.nsLabels[name]
+	return l, ok, nil
 }
 
 // SetWorkload sets what Workload reports for ref. Found false deletes it.
@@ -137,6 +161,7 @@ func (f *Fake) Apply(objs []*unstructured.Unstructured, prune bool) error {
 			st.Generation = f.generationLocked(k, o)
 			st.ObservedGeneration = st.Generation
 			st.ReadyReplicas = f.readyLocked(k, st.Replicas)
+			st.Unresolved = "" // the fake controller writes the counts
 			r.status = &st
 		}
 		if k.group == "networking.istio.io" && k.kind == "VirtualService" {

@@ -206,6 +206,7 @@ func TestCustomKind(t *testing.T) {
 	if err := kinds.Register(kube.Kind{
 		Group: "apps.openshift.io", Version: "v1", Kind: "DeploymentConfig", Resource: "deploymentconfigs",
 		PodTemplate: ".spec.template", Selector: ".spec.selector", Replicas: ".spec.replicas", ReadyReplicas: ".status.availableReplicas",
+		Name: "deploymentconfigs",
 	}); err != nil {
 		t.Fatal(err)
 	}
