@@ -28,7 +28,7 @@ func newLint(g *globals) *cobra.Command {
 		Short: "Check a Release file, and that the app renders in every state of it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := readRelease(file)
+			r, err := g.readRelease(file)
 			if err != nil {
 				return err
 			}
@@ -69,7 +69,11 @@ func (g *globals) plan(cmd *cobra.Command, r *release.Release) ([]machine.Planne
 	if err != nil {
 		return nil, nil, err
 	}
-	states, err := machine.New(machine.Deps{Log: g.logger(), Builder: b}, r.Metadata.Name, r.Spec.Repo.Path).Plan(ctx, app, r)
+	kinds, err := g.kinds()
+	if err != nil {
+		return nil, nil, err
+	}
+	states, err := machine.New(machine.Deps{Log: g.logger(), Builder: b, Kinds: kinds}, r.Metadata.Name, r.Spec.Repo.Path).Plan(ctx, app, r)
 	return states, before, err
 }
 
@@ -83,7 +87,7 @@ release: 0 (prepared, new version at weight 0), k (after the k-th step),
 promoted and abandoned. Without --step it prints every state in order.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := readRelease(file)
+			r, err := g.readRelease(file)
 			if err != nil {
 				return err
 			}
@@ -162,7 +166,7 @@ func newStart(g *globals) *cobra.Command {
 		Short: "Start a release: commit the new version's workload and subset, then drive it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := readRelease(file)
+			r, err := g.readRelease(file)
 			if err != nil {
 				return err
 			}
@@ -219,7 +223,7 @@ func newCommand(g *globals, use, short string, nargs int, act func(m *machine.Ma
 			} else {
 				nameArgs, rest = nil, args
 			}
-			name, repo, err := wh.resolve(nameArgs)
+			name, repo, err := wh.resolve(g, nameArgs)
 			if err != nil {
 				return err
 			}
@@ -286,7 +290,7 @@ func newStatus(g *globals) *cobra.Command {
 		Short: "Show a release's phase, weights and history, from git alone",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, repo, err := wh.resolve(args)
+			name, repo, err := wh.resolve(g, args)
 			if err != nil {
 				return err
 			}
@@ -360,7 +364,7 @@ func newHistory(g *globals) *cobra.Command {
 		Short: "List the release's commits, oldest first",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, repo, err := wh.resolve(args)
+			name, repo, err := wh.resolve(g, args)
 			if err != nil {
 				return err
 			}

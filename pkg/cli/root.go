@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gitcanary/gitcanary/pkg/argocd"
+	"github.com/gitcanary/gitcanary/pkg/config"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
@@ -84,6 +86,8 @@ type globals struct {
 	logLevel   string
 	gitUser    string
 	gitPass    string
+	configFile string
+	locale     string
 	// argoEnvErr is a problem in ARGOCD_* variables, reported when Argo CD is needed.
 	argoEnvErr error
 }
@@ -112,6 +116,8 @@ applies, so git always equals the cluster and git log is the audit trail.`,
 	f.StringVar(&g.logLevel, "log-level", "warn", "debug, info, warn or error (logs go to stderr)")
 	f.StringVar(&g.gitUser, "git-username", os.Getenv("GITCANARY_GIT_USERNAME"), "username for http(s) git (env GITCANARY_GIT_USERNAME)")
 	g.gitPass = os.Getenv("GITCANARY_GIT_PASSWORD")
+	f.StringVar(&g.configFile, "config", os.Getenv(config.Env), "gitcanary config file with custom workload kinds (env "+config.Env+"; default "+displayHome(config.DefaultPath())+" when it exists)")
+	g.locale = kube.Locale(os.Getenv)
 	root.AddCommand(newLint(g), newPlan(g), newStart(g), newStatus(g), newSetWeight(g), newApprove(g),
 		newPromote(g), newAbort(g), newHistory(g))
 	return root
@@ -157,7 +163,11 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	if err != nil {
 		return machine.Deps{}, nil, err
 	}
-	d := machine.Deps{Repo: repo, Builder: &kustomize.Krusty{}, Kinds: kube.NewKinds(), Log: g.logger(), Clock: time.Now}
+	kinds, err := g.kinds()
+	if err != nil {
+		return machine.Deps{}, nil, err
+	}
+	d := machine.Deps{Repo: repo, Builder: &kustomize.Krusty{}, Kinds: kinds, Log: g.logger(), Clock: time.Now}
 	if !needCluster {
 		return d, func() {}, nil
 	}
@@ -185,8 +195,35 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	return d, func() { closer.Close() }, nil
 }
 
+// kinds loads the workload kinds: the built-ins and the config file's.
+func (g *globals) kinds() (*kube.Kinds, error) {
+	path, explicit := g.configFile, g.configFile != ""
+	if !explicit {
+		path = config.DefaultPath()
+	}
+	f, err := config.Load(path, explicit)
+	if err != nil {
+		return nil, exit(ExitInvalid, err)
+	}
+	kinds, err := f.Kinds()
+	if err != nil {
+		return nil, exit(ExitInvalid, err)
+	}
+	return kinds, nil
+}
+
+// displayHome shows a path under the home directory as ~/… in help text.
+func displayHome(p string) string {
+	if home, err := os.UserHomeDir(); err == nil && home != "" {
+		if rest, ok := strings.CutPrefix(p, home+string(filepath.Separator)); ok {
+			return "~/" + rest
+		}
+	}
+	return p
+}
+
 // readRelease reads and validates a Release file.
-func readRelease(file string) (*release.Release, error) {
+func (g *globals) readRelease(file string) (*release.Release, error) {
 	if file == "" {
 		return nil, exit(ExitInvalid, fmt.Errorf("no release file: pass -f FILE"))
 	}
@@ -202,7 +239,11 @@ func readRelease(file string) (*release.Release, error) {
 		}
 		return nil, err
 	}
-	if err := release.Validate(r, release.ValidateOptions{}); err != nil {
+	kinds, err := g.kinds()
+	if err != nil {
+		return nil, err
+	}
+	if err := release.Validate(r, release.ValidateOptions{KnownKind: kinds.Known}); err != nil {
 		var inv *release.InvalidError
 		if errors.As(err, &inv) {
 			inv.Source = file

@@ -33,13 +33,13 @@ func (w *where) flags(cmd *cobra.Command) {
 }
 
 // resolve names the release: the NAME argument, else the file's name.
-func (w *where) resolve(args []string) (string, release.Repo, error) {
+func (w *where) resolve(g *globals, args []string) (string, release.Repo, error) {
 	var name string
 	if len(args) > 0 {
 		name = args[0]
 	}
 	if w.file != "" {
-		r, err := readRelease(w.file)
+		r, err := g.readRelease(w.file)
 		if err != nil {
 			return "", release.Repo{}, err
 		}

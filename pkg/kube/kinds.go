@@ -155,6 +155,18 @@ func (k *Kinds) Lookup(group, kind string) (Kind, bool) {
 	return found, ok
 }
 
+// Known reports whether a kind of that name (in any group) is registered.
+func (k *Kinds) Known(kind string) bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for gk := range k.kinds {
+		if gk.kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // Register adds a kind after validating it. A registered kind must have a
 // Name (the config file's name for it). Registering a group/kind that is
 // already present is an error: a config file must not silently change how a

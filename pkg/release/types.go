@@ -72,6 +72,10 @@ type Workload struct {
 	Kind       string `json:"kind"`
 	Name       string `json:"name"`
 	Namespace  string `json:"namespace"`
+	// Addresses, for a WorkloadGroup only, are the new version's VMs:
+	// gitcanary commits one WorkloadEntry per address. Without them the
+	// VMs register themselves (auto-registration).
+	Addresses []string `json:"addresses,omitempty"`
 }
 
 // Image is a kustomize image override for the new version.
@@ -94,6 +98,10 @@ type Traffic struct {
 	// more than one routes to Host.
 	VirtualService  string `json:"virtualService,omitempty"`
 	DestinationRule string `json:"destinationRule,omitempty"`
+	// Aliases are other names of the service (short domains such as
+	// "reviews-api"): each gets a ServiceEntry resolving to Host, and the
+	// VirtualService routes them with the same weights.
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // Step is one entry of spec.steps; exactly one field is set.

@@ -2,6 +2,7 @@ package release
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path"
 	"slices"
@@ -11,7 +12,10 @@ import (
 )
 
 // BuiltinKinds are the workload kinds every gitcanary knows.
-var BuiltinKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
+var BuiltinKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "WorkloadGroup"}
+
+// vmKind is Istio's WorkloadGroup: a version of a service on VMs.
+const vmKind = "WorkloadGroup"
 
 // ValidateOptions tune Validate; the zero value checks against BuiltinKinds.
 type ValidateOptions struct {
@@ -93,7 +97,13 @@ func (v *validator) spec(s *Spec, opts ValidateOptions) {
 			v.add("spec.version", "the new workload name %q is not a valid object name", name)
 		}
 	}
-	v.images(s.Images)
+	if s.Workload.Kind == vmKind {
+		if len(s.Images) > 0 {
+			v.add("spec.images", "a WorkloadGroup has no images: the new version's software is installed on its VMs; remove spec.images")
+		}
+	} else {
+		v.images(s.Images)
+	}
 	v.traffic(s.Traffic)
 	v.steps(s.Steps)
 	if s.ProgressDeadline != nil && s.ProgressDeadline.Duration <= 0 {
@@ -140,6 +150,20 @@ func (v *validator) workload(w Workload, opts ValidateOptions) {
 	}
 	v.dnsSubdomain("spec.workload.name", w.Name)
 	v.dnsLabel("spec.workload.namespace", w.Namespace)
+	if len(w.Addresses) > 0 && w.Kind != vmKind {
+		v.add("spec.workload.addresses", "only a WorkloadGroup has addresses (one WorkloadEntry per VM); %s pods get theirs from Kubernetes", w.Kind)
+	}
+	seen := map[string]bool{}
+	for i, a := range w.Addresses {
+		p := fmt.Sprintf("spec.workload.addresses[%d]", i)
+		switch {
+		case net.ParseIP(a) == nil && len(validation.IsDNS1123Subdomain(a)) > 0:
+			v.add(p, "%q is neither an IP address nor a DNS name", a)
+		case seen[a]:
+			v.add(p, "%q is listed twice", a)
+		}
+		seen[a] = true
+	}
 }
 
 func (v *validator) version(path, value string) {
@@ -204,6 +228,19 @@ func (v *validator) traffic(t Traffic) {
 		if strings.TrimSpace(g) == "" {
 			v.add(fmt.Sprintf("spec.traffic.gateways[%d]", i), "is empty")
 		}
+	}
+	seen := map[string]bool{}
+	for i, a := range t.Aliases {
+		p := fmt.Sprintf("spec.traffic.aliases[%d]", i)
+		switch {
+		case len(validation.IsDNS1123Subdomain(a)) > 0:
+			v.add(p, "%q is not a DNS name", a)
+		case a == t.Host || a == strings.SplitN(t.Host, ".", 2)[0]:
+			v.add(p, "%q is the service's own host, not an alias", a)
+		case seen[a]:
+			v.add(p, "%q is listed twice", a)
+		}
+		seen[a] = true
 	}
 }
 
