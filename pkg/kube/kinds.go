@@ -15,6 +15,11 @@ type Kind struct {
 	Version  string // "v1"
 	Kind     string // "Deployment"
 	Resource string // "deployments"
+	// HelperPods describes the pods the kind's controller runs beside the
+	// workload's own ("deployer pods" for an OpenShift DeploymentConfig);
+	// empty when it runs none, as for the built-in kinds. An injected
+	// sidecar keeps such pods from ever finishing.
+	HelperPods string
 
 	// PodTemplate is the path of the pod template (an object).
 	PodTemplate string
