@@ -20,9 +20,9 @@ const (
 // pod can override, and namespace-wide injection for a kind whose
 // controller runs helper pods, which then carry a sidecar and never finish.
 // Pods opt in one by one with the pod label sidecar.istio.io/inject (or
-// istio.io/rev); Istio's webhooks select pods by label, so the annotation
-// of the same name does not opt a pod in. VMs get no injected sidecar, so a
-// WorkloadGroup is not checked.
+// istio.io/rev): Istio's webhooks select pods by label, and read the
+// annotation of the same name only on pods a webhook already selected.
+// VMs get no injected sidecar, so a WorkloadGroup is not checked.
 func Injection(in Input) []Finding {
 	if in.NamespaceLabels == nil || isVM(in.Kind) {
 		return nil

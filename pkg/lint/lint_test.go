@@ -166,10 +166,6 @@ func TestAllOrdersErrorsFirstAndReportsAMissingServiceOnce(t *testing.T) {
 	in.Host = "ratings" // not rendered: a warning from Ports and from Selector
 	in.Kind = deploymentConfig
 	in.NamespaceLabels = map[string]string{"istio.io/rev": "1-24"}
-	in.Objects = append(in.Objects, render(t, `apiVersion: v1
-kind: Namespace
-metadata: {name: bookinfo}
-`)...)
 	missing := "Service bookinfo/ratings: not rendered by apps/reviews, so its ports and selector were not checked; " +
 		"if another app deploys it, name its ports for their protocol there and keep version out of its selector"
 	helper := "Namespace bookinfo: label istio.io/rev=1-24 also injects the sidecar into the DeploymentConfig's deployer pods, which then never finish; " +

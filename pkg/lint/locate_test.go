@@ -112,9 +112,9 @@ spec:
 	delete(in.Files, "apps/reviews/service.yaml")
 	in.Files["bases/reviews/service.yaml"] = []byte(service)
 	expect(t, Ports(in), "bases/reviews/service.yaml: Service bookinfo/reviews: port 9080 has no name: "+
-		"Istio picks the protocol from the port name; name it http"+renameTail)
+		"Istio picks the protocol from the port name; name it http (or grpc, tcp…, optionally with a -suffix) or set appProtocol")
 
 	delete(in.Files, "bases/reviews/service.yaml")
 	expect(t, Ports(in), "Service bookinfo/reviews: port 9080 has no name: "+
-		"Istio picks the protocol from the port name; name it http"+renameTail)
+		"Istio picks the protocol from the port name; name it http (or grpc, tcp…, optionally with a -suffix) or set appProtocol")
 }

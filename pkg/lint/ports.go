@@ -44,12 +44,13 @@ func portProblem(port map[string]any, index int) string {
 	if namesProtocol(name) {
 		return ""
 	}
-	what, rename := fmt.Sprintf("%s has no name", portLabel(port, index)), "http"
+	what, rename, others := portLabel(port, index)+" has no name", "http", "grpc, tcp…"
 	if name != "" {
-		what, rename = fmt.Sprintf("%s is named %q", portLabel(port, index), name), "http-"+name
+		what = fmt.Sprintf("%s is named %q", portLabel(port, index), name)
+		rename, others = "http-"+name, "http, grpc, tcp…"
 	}
-	return what + ": Istio picks the protocol from the port name; name it " + rename +
-		" (or http, grpc, tcp…, optionally with a -suffix) or set appProtocol"
+	return fmt.Sprintf("%s: Istio picks the protocol from the port name; name it %s (or %s, optionally with a -suffix) or set appProtocol",
+		what, rename, others)
 }
 
 // namesProtocol reports whether a port name is <protocol> or <protocol>-<suffix>.

@@ -8,9 +8,9 @@ import (
 
 // Selector checks that the host's Service selects the pods of every
 // version: the DestinationRule's subsets split traffic among the Service's
-// endpoints, so a version the Service does not select gets none. A
-// WorkloadGroup's VMs are not selected by the Service's selector, so the
-// check does not apply to it.
+// endpoints, so a version the Service does not select gets none. It is
+// skipped for a WorkloadGroup, whose instances are VMs registered as
+// WorkloadEntries rather than pods.
 func Selector(in Input) []Finding {
 	if isVM(in.Kind) {
 		return nil
