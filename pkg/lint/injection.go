@@ -24,7 +24,7 @@ const (
 // annotation of the same name only on pods a webhook already selected.
 // VMs get no injected sidecar, so a WorkloadGroup is not checked.
 func Injection(in Input) []Finding {
-	if in.NamespaceLabels == nil || isVM(in.Kind) {
+	if in.NamespaceLabels == nil || in.Kind.VM {
 		return nil
 	}
 	kind := in.Kind.Kind

@@ -51,7 +51,7 @@ func TestInjection(t *testing.T) {
 			severity: Warning, check: CheckInjectionHelperPods},
 		{name: "another istio-injection value turns the revision off", kind: deploymentConfig,
 			labels: map[string]string{"istio-injection": "false", "istio.io/rev": "canary"}},
-		{name: "VMs get no injected sidecar", kind: workloadGroup, labels: map[string]string{"istio-injection": "disabled"}},
+		{name: "VMs get no injected sidecar", kind: builtin(t, "networking.istio.io", "WorkloadGroup"), labels: map[string]string{"istio-injection": "disabled"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

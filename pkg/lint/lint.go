@@ -140,10 +140,3 @@ func objectName(kind, namespace, name string) string {
 	}
 	return kind + " " + namespace + "/" + name
 }
-
-// isVM reports whether the workload runs on VMs (Istio's WorkloadGroup):
-// its instances are WorkloadEntries, not pods a Service selects, and no
-// sidecar is injected into them.
-func isVM(k kube.Kind) bool {
-	return k.Group == "networking.istio.io" && k.Kind == "WorkloadGroup"
-}

@@ -121,12 +121,6 @@ var deploymentConfig = kube.Kind{
 	Replicas: ".spec.replicas", ReadyReplicas: ".status.availableReplicas",
 }
 
-// workloadGroup is Istio's VM workload kind.
-var workloadGroup = kube.Kind{
-	Group: "networking.istio.io", Version: "v1", Kind: "WorkloadGroup", Resource: "workloadgroups",
-	PodTemplate: ".spec",
-}
-
 // expect compares findings by their String form, in order.
 func expect(t *testing.T, got []Finding, want ...string) {
 	t.Helper()

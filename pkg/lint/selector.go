@@ -12,7 +12,7 @@ import (
 // skipped for a WorkloadGroup, whose instances are VMs registered as
 // WorkloadEntries rather than pods.
 func Selector(in Input) []Finding {
-	if isVM(in.Kind) {
+	if in.Kind.VM {
 		return nil
 	}
 	svc, missing, ok := service(in)

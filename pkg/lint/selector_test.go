@@ -47,7 +47,7 @@ func TestSelectorSkipsVMs(t *testing.T) {
 		"  ports: [{name: http, port: 9080}]\n",
 	} {
 		in := reviews(t, serviceYAML(spec))
-		in.Kind = workloadGroup
+		in.Kind = builtin(t, "networking.istio.io", "WorkloadGroup")
 		expect(t, Selector(in))
 		in.Kind = builtin(t, "apps", "Deployment")
 		if len(Selector(in)) != 1 {
