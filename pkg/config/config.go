@@ -35,6 +35,10 @@ type CustomWorkload struct {
 	ResourceSchema ResourceSchema `json:"resourceSchema"`
 	// Path says where the kind keeps its pod template and replica counts.
 	Path Paths `json:"path"`
+	// HelperPods names pods the kind's controller runs beside the
+	// workload's own ("deployer pods"); lint warns when a namespace label
+	// would inject a sidecar into them.
+	HelperPods string `json:"helperPods,omitempty"`
 }
 
 // ResourceSchema is group, version, kind and resource (the plural).
@@ -148,7 +152,7 @@ func (f *File) kinds(source string) (*kube.Kinds, error) {
 			Kind: w.ResourceSchema.Kind, Resource: w.ResourceSchema.Resource,
 			PodTemplate: w.Path.PodTemplate, Selector: sel,
 			Replicas: w.Path.Replicas, ReadyReplicas: w.Path.StatusReadyReplicas,
-			Name: w.Name, LocalizedNames: w.LocalizedName,
+			Name: w.Name, LocalizedNames: w.LocalizedName, HelperPods: w.HelperPods,
 		}
 		if err := kinds.Register(kind); err != nil {
 			problems = append(problems, at+": "+err.Error())

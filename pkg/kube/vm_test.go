@@ -73,4 +73,3 @@ func TestDisplayNameAndLocale(t *testing.T) {
 		}
 	}
 }
-

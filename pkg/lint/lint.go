@@ -140,3 +140,9 @@ func objectName(kind, namespace, name string) string {
 	}
 	return kind + " " + namespace + "/" + name
 }
+
+// Service returns the Service the host names, as the checks find it.
+func Service(in Input) (overlay.Object, bool) {
+	svc, _, ok := service(in)
+	return svc, ok
+}

@@ -82,3 +82,27 @@ func serviceFinding(in Input, svc overlay.Object, sev Severity, check, msg strin
 		Message:  msg,
 	}
 }
+
+// istioProtocols spells each protocol as a ServiceEntry port declares it.
+var istioProtocols = map[string]string{
+	"http": "HTTP", "http2": "HTTP2", "https": "HTTPS", "tcp": "TCP", "tls": "TLS", "grpc": "GRPC",
+	"grpc-web": "GRPC-Web", "mongo": "Mongo", "mysql": "MySQL", "redis": "Redis", "udp": "UDP",
+}
+
+// Protocol returns the Istio protocol of a Service port, from its
+// appProtocol, else its name (the longest matching prefix), else TCP.
+func Protocol(port map[string]any) string {
+	for _, field := range []string{"appProtocol", "name"} {
+		v, _ := port[field].(string)
+		best := ""
+		for _, p := range protocols {
+			if (v == p || strings.HasPrefix(v, p+"-")) && len(p) > len(best) {
+				best = p
+			}
+		}
+		if best != "" {
+			return istioProtocols[best]
+		}
+	}
+	return "TCP"
+}

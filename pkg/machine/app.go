@@ -190,7 +190,7 @@ func (a *App) Change(ctx context.Context, b kustomize.Builder, st *overlay.State
 	if err != nil {
 		return git.Change{}, err
 	}
-	rootData, err := withComponent(a.Files[root], overlay.Dir)
+	rootData, err := withListEntry(a.Files[root], "components", overlay.Dir)
 	if err != nil {
 		return git.Change{}, fmt.Errorf("%s: %w", root, err)
 	}
@@ -237,14 +237,14 @@ func (a *App) Apply(ch git.Change) (*App, error) {
 	return NewApp(a.Commit, a.Path, files)
 }
 
-// withComponent adds dir to the kustomization's components, keeping the
-// user's formatting and comments.
-func withComponent(data []byte, dir string) ([]byte, error) {
+// withListEntry adds entry to a list of the kustomization (components,
+// resources), keeping the user's formatting and comments.
+func withListEntry(data []byte, field, dir string) ([]byte, error) {
 	node, err := kyaml.Parse(string(data))
 	if err != nil {
 		return nil, err
 	}
-	list, err := node.Pipe(kyaml.LookupCreate(kyaml.SequenceNode, "components"))
+	list, err := node.Pipe(kyaml.LookupCreate(kyaml.SequenceNode, field))
 	if err != nil {
 		return nil, err
 	}

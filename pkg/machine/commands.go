@@ -9,13 +9,19 @@ import (
 )
 
 // Start commits the release's first change: the new version's workload
-// and subset. It needs only git.
+// and subset. It needs only git; with a cluster it also checks the live
+// stable workload and namespace first.
 func (m *Machine) Start(ctx context.Context, r *release.Release) (git.Result, error) {
+	return m.StartWith(ctx, r, StartOptions{})
+}
+
+// StartWith is Start with options.
+func (m *Machine) StartWith(ctx context.Context, r *release.Release, opts StartOptions) (git.Result, error) {
 	spec := r.Spec
 	meta := r.Metadata
 	return m.commit(ctx, newRelease, func(d *draft) error {
 		d.rec = &release.Release{APIVersion: release.APIVersion, Kind: release.Kind, Metadata: meta, Spec: spec}
-		return m.prepare(ctx, spec)(d)
+		return m.prepare(ctx, spec, opts)(d)
 	})
 }
 

@@ -23,11 +23,14 @@ type draft struct {
 	state     *overlay.State
 	rec       *release.Release
 	templates map[string][]byte
-	action    string
-	phase     release.Phase
-	message   string // also recorded as the release's status message
-	reason    string
-	now       time.Time
+	// userWrites are files outside gitcanary's directory the commit
+	// writes (routing from --generate-routing), already in app.
+	userWrites map[string][]byte
+	action     string
+	phase      release.Phase
+	message    string // also recorded as the release's status message
+	reason     string
+	now        time.Time
 }
 
 // mutation edits a draft; it must be a pure function of the draft.
@@ -111,9 +114,14 @@ func (m *Machine) draft(ctx context.Context, app *App, expect int, mut mutation,
 	if err != nil {
 		return git.Change{}, git.Message{}, err
 	}
-	ch, err := app.Change(ctx, m.deps.Builder, d.state, d.templates, map[string][]byte{app.RecordPath(m.name): data})
+	ch, err := d.app.Change(ctx, m.deps.Builder, d.state, d.templates, map[string][]byte{app.RecordPath(m.name): data})
 	if err != nil {
 		return git.Change{}, git.Message{}, err
+	}
+	for p, data := range d.userWrites {
+		if _, ok := ch.Write[p]; !ok {
+			ch.Write[p] = data
+		}
 	}
 	return ch, message(m.name, d, seq), nil
 }

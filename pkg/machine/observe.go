@@ -3,6 +3,7 @@ package machine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/argocd"
@@ -119,6 +120,8 @@ func notReady(ws kube.WorkloadStatus) string {
 		return "does not exist yet"
 	case ws.ObservedGeneration < ws.Generation:
 		return fmt.Sprintf("not observed yet (generation %d, observed %d)", ws.Generation, ws.ObservedGeneration)
+	case ws.ReadyReplicas < ws.Replicas && ws.Entries != "":
+		return fmt.Sprintf("has %d of %d WorkloadEntries healthy: %s", ws.ReadyReplicas, ws.Replicas, ws.Entries)
 	case ws.ReadyReplicas < ws.Replicas:
 		return fmt.Sprintf("has %d of %d replicas ready", ws.ReadyReplicas, ws.Replicas)
 	}
@@ -154,5 +157,10 @@ func (m *Machine) workloadRef(st *overlay.State, ns, name string) (kube.Ref, err
 	if !ok {
 		return kube.Ref{}, fmt.Errorf("workload kind %s (%s) is not known", st.Workload.Kind, st.Workload.APIVersion)
 	}
-	return kube.Ref{Group: k.Group, Version: k.Version, Kind: k.Kind, Resource: k.Resource, Namespace: ns, Name: name}, nil
+	// The version the app's manifests use, which the cluster serves.
+	version := k.Version
+	if _, v, ok := strings.Cut(st.Workload.APIVersion, "/"); ok {
+		version = v
+	}
+	return kube.Ref{Group: k.Group, Version: version, Kind: k.Kind, Resource: k.Resource, Namespace: ns, Name: name}, nil
 }

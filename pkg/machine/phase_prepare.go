@@ -2,19 +2,28 @@ package machine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/lint"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
 // prepare is the release's first commit: adopt the app if gitcanary has
 // never managed it, then add the new version's workload and subset, with
-// no route yet (make-before-break).
-func (m *Machine) prepare(ctx context.Context, spec release.Spec) mutation {
+// no route yet (make-before-break). Every precondition is checked here,
+// before anything is committed.
+func (m *Machine) prepare(ctx context.Context, spec release.Spec, opts StartOptions) mutation {
 	return func(d *draft) error {
+		if d.state == nil && opts.GenerateRouting {
+			if err := m.generateRouting(ctx, d, spec); err != nil {
+				return err
+			}
+		}
 		full, err := d.app.Build(ctx, m.deps.Builder, nil)
 		if err != nil {
 			return err
@@ -27,9 +36,27 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec) mutation {
 		if err != nil {
 			return err
 		}
-		ref := overlay.WorkloadRef{APIVersion: stableObj.APIVersion(), Kind: kind.Kind, Name: stableObj.Name(), PodTemplate: kind.PodTemplate, Selector: kind.Selector}
+		if err := m.checkLive(ctx, spec.Workload, kind); err != nil {
+			return err
+		}
+		nsLabels, err := m.namespaceLabels(ctx, objs, spec.Workload.Namespace)
+		if err != nil {
+			return err
+		}
+		in := lint.Input{Objects: objs, Files: d.app.Files, AppPath: d.app.Path, Host: spec.Traffic.Host,
+			Namespace: spec.Workload.Namespace, Kind: kind, NamespaceLabels: nsLabels}
+		if errs := lint.Errors(lint.All(in)); len(errs) > 0 {
+			return preconditionError(errs)
+		}
+		ref := overlay.WorkloadRef{APIVersion: stableObj.APIVersion(), Kind: kind.Kind, Name: stableObj.Name(),
+			PodTemplate: kind.PodTemplate, Selector: kind.Selector, VM: kind.VM}
 		label, _ := overlay.Lookup(stableObj, kind.PodTemplate+".metadata.labels."+overlay.VersionLabel).(string)
-		labelOriginal := false
+		begin := overlay.BeginOptions{NamespaceInjects: nsLabels["istio-injection"] == "enabled" || nsLabels["istio.io/rev"] != ""}
+		if len(spec.Traffic.Aliases) > 0 {
+			if begin.Service, err = aliasTarget(in); err != nil {
+				return err
+			}
+		}
 		if d.state == nil {
 			if err := checkRootTransformers(d.app); err != nil {
 				return err
@@ -48,19 +75,22 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec) mutation {
 				return fmt.Errorf("%s %s has no %q label on its pod template: set spec.stableVersion to name its subset (gitcanary then adds the label, a normal rolling update): %w",
 					kind.Kind, ref.Name, overlay.VersionLabel, release.ErrInvalid)
 			case label == "":
-				original, labelOriginal = spec.StableVersion, true
+				original, begin.LabelOriginal = spec.StableVersion, true
 			case spec.StableVersion != "" && spec.StableVersion != label:
 				return fmt.Errorf("spec.stableVersion is %q but %s %s is labelled version %q: %w", spec.StableVersion, kind.Kind, ref.Name, label, release.ErrInvalid)
 			}
+			if kind.VM {
+				ref.Entries = groupEntries(base, stableObj)
+			}
 			d.state = overlay.Adopt(ref, original, routing)
 		}
-		if err := d.state.Begin(m.name, spec, labelOriginal); err != nil {
+		if err := d.state.Begin(m.name, spec, begin); err != nil {
 			return fmt.Errorf("%w: %w", err, ErrRefused)
 		}
 		stable, _ := d.state.Stable()
 		tmpl, err := overlay.Template(stableObj, spec.AppName(), ref)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", err, release.ErrInvalid)
 		}
 		d.templates = map[string][]byte{spec.Version: tmpl}
 		d.rec.Status = &release.Status{Step: -1, StableVersion: stable.Version}
@@ -68,6 +98,110 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec) mutation {
 		d.message = fmt.Sprintf("prepare %s beside %s: workload %s and subset %s, no traffic yet", spec.Version, stable.Version, spec.WorkloadName(), spec.Version)
 		return nil
 	}
+}
+
+// PreconditionError lists the mesh problems that stop a release from
+// starting; it wraps release.ErrInvalid.
+type PreconditionError struct{ Findings []lint.Finding }
+
+func (e *PreconditionError) Error() string {
+	lines := []string{"the app is not ready for a canary release (run `gitcanary lint`):"}
+	for _, f := range e.Findings {
+		lines = append(lines, "  "+f.String())
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap makes the error an invalid-input error (exit code 2).
+func (e *PreconditionError) Unwrap() error { return release.ErrInvalid }
+
+func preconditionError(fs []lint.Finding) error { return &PreconditionError{Findings: fs} }
+
+// checkLive reads the stable workload in the cluster, when gitcanary has
+// one, before the first commit: it must exist, and a configured kind's
+// paths must resolve in it (a running workload reports its counts).
+func (m *Machine) checkLive(ctx context.Context, w release.Workload, kind kube.Kind) error {
+	if m.deps.Cluster == nil {
+		return nil
+	}
+	version := kind.Version
+	if _, v, ok := strings.Cut(w.APIVersion, "/"); ok {
+		version = v
+	}
+	ref := kube.Ref{Group: kind.Group, Version: version, Kind: kind.Kind, Resource: kind.Resource, Namespace: w.Namespace, Name: w.Name}
+	ws, err := m.deps.Cluster.Workload(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, release.ErrInvalid)
+	}
+	if !ws.Found {
+		return fmt.Errorf("%s %s/%s is in git but not in the cluster: sync the Argo CD Application before a release: %w", kind.Kind, w.Namespace, w.Name, release.ErrInvalid)
+	}
+	if !kind.Builtin() && ws.Unresolved != "" {
+		return fmt.Errorf("%s %s/%s: path %s of custom workload %s does not resolve in the live object; check customWorkloads in the config file (is the field named differently, or does the workload have no ready replicas?): %w",
+			kind.Kind, w.Namespace, w.Name, ws.Unresolved, kind.Name, release.ErrInvalid)
+	}
+	return nil
+}
+
+// namespaceLabels are the workload namespace's labels: from a Namespace
+// in the app when it renders one, else from the cluster; nil when neither
+// knows.
+func (m *Machine) namespaceLabels(ctx context.Context, objs []overlay.Object, ns string) (map[string]string, error) {
+	for _, o := range overlay.Find(objs, "Namespace", ns) {
+		labels := map[string]string{}
+		if m, ok := overlay.Lookup(o, ".metadata.labels").(map[string]any); ok {
+			for k, v := range m {
+				labels[k], _ = v.(string)
+			}
+		}
+		return labels, nil
+	}
+	if m.deps.Cluster == nil {
+		return nil, nil
+	}
+	labels, _, err := m.deps.Cluster.NamespaceLabels(ctx, ns)
+	return labels, err
+}
+
+// aliasTarget describes the Service aliases resolve to.
+func aliasTarget(in lint.Input) (*overlay.Service, error) {
+	svc, ok := lint.Service(in)
+	if !ok {
+		return nil, fmt.Errorf("spec.traffic.aliases: the Service of host %s is not rendered by %s; aliases need its ports: %w", in.Host, in.AppPath, release.ErrInvalid)
+	}
+	ns := svc.Namespace()
+	if ns == "" {
+		ns = in.Namespace
+	}
+	out := &overlay.Service{Namespace: svc.Namespace(), FQDN: fmt.Sprintf("%s.%s.svc.cluster.local", svc.Name(), ns)}
+	ports, _ := overlay.Lookup(svc, ".spec.ports").([]any)
+	for _, p := range ports {
+		pm, _ := p.(map[string]any)
+		num, _ := pm["port"].(float64)
+		name, _ := pm["name"].(string)
+		out.Ports = append(out.Ports, overlay.Port{Number: uint32(num), Name: name, Protocol: lint.Protocol(pm)})
+	}
+	return out, nil
+}
+
+// groupEntries names the WorkloadEntries that carry a WorkloadGroup's labels.
+func groupEntries(objs []overlay.Object, group overlay.Object) []string {
+	want := kube.GroupLabels(group)
+	var names []string
+	for _, e := range overlay.Find(objs, overlay.EntryKind, "") {
+		labels, _ := overlay.Lookup(e, ".spec.labels").(map[string]any)
+		match := len(want) > 0
+		for k, v := range want {
+			if labels[k] != v {
+				match = false
+			}
+		}
+		if match {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func (m *Machine) findWorkload(objs []overlay.Object, w release.Workload, appPath string) (overlay.Object, kube.Kind, error) {
@@ -78,39 +212,37 @@ func (m *Machine) findWorkload(objs []overlay.Object, w release.Workload, appPat
 	o := found[0]
 	k, ok := m.deps.Kinds.Lookup(o.Group(), o.Kind())
 	if !ok {
-		return nil, kube.Kind{}, fmt.Errorf("workload kind %s (%s) is not known to gitcanary: %w", o.Kind(), o.APIVersion(), release.ErrInvalid)
+		return nil, kube.Kind{}, fmt.Errorf("workload kind %s (%s) is not known to gitcanary: describe it under customWorkloads in the config file (see docs/custom-workloads.md): %w", o.Kind(), o.APIVersion(), release.ErrInvalid)
 	}
 	return o, k, nil
 }
 
+// errNoRouting: the app has no DestinationRule or VirtualService for the host.
+var errNoRouting = errors.New("no routing for the host")
+
 // findRouting picks the DestinationRule and VirtualService for the host:
 // by name when the spec names them, else the only one that matches.
 func findRouting(objs []overlay.Object, t release.Traffic, appPath string) (overlay.Routing, error) {
-	pick := func(kind, name string, match func(overlay.Object) bool) (string, error) {
-		var names []string
-		for _, o := range overlay.Find(objs, kind, name) {
-			if name != "" || match(o) {
-				names = append(names, o.Name())
-			}
-		}
-		switch {
-		case len(names) == 1:
-			return names[0], nil
-		case len(names) == 0 && name != "":
-			return "", fmt.Errorf("%s %s not found in %s; run `gitcanary lint`: %w", kind, name, appPath, release.ErrInvalid)
-		case len(names) == 0:
-			return "", fmt.Errorf("no %s for host %s in %s; add one (run `gitcanary lint`): %w", kind, t.Host, appPath, release.ErrInvalid)
-		}
-		return "", fmt.Errorf("several %ss for host %s in %s (%s); name one in spec.traffic: %w", kind, t.Host, appPath, strings.Join(names, ", "), release.ErrInvalid)
-	}
-	dr, err := pick("DestinationRule", t.DestinationRule, func(o overlay.Object) bool {
-		h, _ := overlay.Lookup(o, ".spec.host").(string)
-		return overlay.SameHost(h, t.Host)
-	})
+	dr, err := findDestinationRule(objs, t, appPath)
 	if err != nil {
 		return overlay.Routing{}, err
 	}
-	vs, err := pick("VirtualService", t.VirtualService, func(o overlay.Object) bool {
+	vs, err := findVirtualService(objs, t, appPath)
+	if err != nil {
+		return overlay.Routing{}, err
+	}
+	return overlay.Routing{Host: t.Host, VirtualService: vs, DestinationRule: dr}, nil
+}
+
+func findDestinationRule(objs []overlay.Object, t release.Traffic, appPath string) (string, error) {
+	return pickRouting(objs, "DestinationRule", t.DestinationRule, t.Host, appPath, func(o overlay.Object) bool {
+		h, _ := overlay.Lookup(o, ".spec.host").(string)
+		return overlay.SameHost(h, t.Host)
+	})
+}
+
+func findVirtualService(objs []overlay.Object, t release.Traffic, appPath string) (string, error) {
+	return pickRouting(objs, "VirtualService", t.VirtualService, t.Host, appPath, func(o overlay.Object) bool {
 		http, _ := overlay.Lookup(o, ".spec.http").([]any)
 		for _, r := range http {
 			dests, _ := r.(map[string]any)["route"].([]any)
@@ -123,10 +255,24 @@ func findRouting(objs []overlay.Object, t release.Traffic, appPath string) (over
 		}
 		return false
 	})
-	if err != nil {
-		return overlay.Routing{}, err
+}
+
+func pickRouting(objs []overlay.Object, kind, name, host, appPath string, match func(overlay.Object) bool) (string, error) {
+	var names []string
+	for _, o := range overlay.Find(objs, kind, name) {
+		if name != "" || match(o) {
+			names = append(names, o.Name())
+		}
 	}
-	return overlay.Routing{Host: t.Host, VirtualService: vs, DestinationRule: dr}, nil
+	switch {
+	case len(names) == 1:
+		return names[0], nil
+	case len(names) == 0 && name != "":
+		return "", fmt.Errorf("%s %s not found in %s; run `gitcanary lint`: %w", kind, name, appPath, release.ErrInvalid)
+	case len(names) == 0:
+		return "", fmt.Errorf("no %s for host %s in %s; add one, or start with --generate-routing to have gitcanary write it: %w: %w", kind, host, appPath, errNoRouting, release.ErrInvalid)
+	}
+	return "", fmt.Errorf("several %ss for host %s in %s (%s); name one in spec.traffic: %w", kind, host, appPath, strings.Join(names, ", "), release.ErrInvalid)
 }
 
 // checkRootTransformers refuses kustomizations that rename what they

@@ -26,6 +26,11 @@ type PlannedState struct {
 // state the app path goes through, in order, as Argo CD would render it.
 // It runs the same mutations a real release commits.
 func (m *Machine) Plan(ctx context.Context, app *App, r *release.Release) ([]PlannedState, error) {
+	return m.PlanWith(ctx, app, r, StartOptions{})
+}
+
+// PlanWith is Plan with the options the release would start with.
+func (m *Machine) PlanWith(ctx context.Context, app *App, r *release.Release, opts StartOptions) ([]PlannedState, error) {
 	now := time.Unix(0, 0).UTC()
 	var out []PlannedState
 	cur := app
@@ -53,7 +58,7 @@ func (m *Machine) Plan(ctx context.Context, app *App, r *release.Release) ([]Pla
 	spec, meta := r.Spec, r.Metadata
 	prepared, err := run(func(d *draft) error {
 		d.rec = &release.Release{APIVersion: release.APIVersion, Kind: release.Kind, Metadata: meta, Spec: spec}
-		return m.prepare(ctx, spec)(d)
+		return m.prepare(ctx, spec, opts)(d)
 	})
 	if err != nil {
 		return nil, err

@@ -42,7 +42,7 @@ spec:
   - route: [{destination: {host: reviews.bookinfo.svc.cluster.local, subset: v1}}]
 `)
 	st := testState()
-	if err := st.Begin("reviews-v2", testSpec(), false); err != nil {
+	if err := st.Begin("reviews-v2", testSpec(), BeginOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Route("v2"); err != nil {
@@ -94,10 +94,10 @@ func TestTransitionsKeepInvariants(t *testing.T) {
 	if !st.Pristine() {
 		t.Fatal("an adopted app that nothing changed must be pristine")
 	}
-	if err := st.Begin("r", testSpec(), false); err != nil {
+	if err := st.Begin("r", testSpec(), BeginOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Begin("other", testSpec(), false); err == nil || !strings.Contains(err.Error(), "already in progress") {
+	if err := st.Begin("other", testSpec(), BeginOptions{}); err == nil || !strings.Contains(err.Error(), "already in progress") {
 		t.Errorf("second Begin: %v", err)
 	}
 	if err := st.SetWeight("v2", 10); err == nil {
@@ -127,7 +127,7 @@ func TestTransitionsKeepInvariants(t *testing.T) {
 	if !st.OriginalRetired || st.Active != "" || len(st.Versions) != 1 || st.Versions[0].Version != "v2" || st.Check() != nil {
 		t.Errorf("after retire: %+v", st)
 	}
-	if err := st.Begin("r3", release.Spec{Workload: release.Workload{Name: "reviews-v2"}, Version: "v1", Traffic: release.Traffic{Host: "reviews"}}, false); err == nil {
+	if err := st.Begin("r3", release.Spec{Workload: release.Workload{Name: "reviews-v2"}, Version: "v1", Traffic: release.Traffic{Host: "reviews"}}, BeginOptions{}); err == nil {
 		t.Error("a retired version name was reused")
 	}
 }

@@ -42,6 +42,23 @@ func Render(st *State, base Base, app string, templates map[string][]byte) (map[
 		files[path.Join(dir, KustomizationFile)] = k
 		files[path.Join(dir, TemplateFile)] = tmpl
 		comp.Resources = append(comp.Resources, dir)
+		if st.Workload.VM && len(v.Addresses) > 0 {
+			// Beside the overlay, not in it: its name suffix is the group's.
+			data, err := entries(st.Workload, app, v, tmpl)
+			if err != nil {
+				return nil, err
+			}
+			files[path.Join(dir, EntriesFile)] = data
+			comp.Resources = append(comp.Resources, path.Join(dir, EntriesFile))
+		}
+	}
+	if len(st.Routing.Aliases) > 0 {
+		data, err := aliasEntries(st, app, base.VirtualService)
+		if err != nil {
+			return nil, err
+		}
+		files[AliasesFile] = data
+		comp.Resources = append(comp.Resources, AliasesFile)
 	}
 	add := func(name string, data []byte, t *target) {
 		p := path.Join(PatchesDir, name)
@@ -71,11 +88,18 @@ func Render(st *State, base Base, app string, templates map[string][]byte) (map[
 	wt := &target{Group: GroupOf(w.APIVersion), Kind: w.Kind, Name: w.Name}
 	switch {
 	case st.OriginalRetired:
-		data, err := retirePatch(w)
+		data, err := retirePatch(w.APIVersion, w.Kind, w.Name)
 		if err != nil {
 			return nil, err
 		}
 		add("retire-"+w.Name+".yaml", data, wt)
+		for _, e := range w.Entries {
+			data, err := retirePatch(w.APIVersion, EntryKind, e)
+			if err != nil {
+				return nil, err
+			}
+			add("retire-"+e+".yaml", data, &target{Group: wt.Group, Kind: EntryKind, Name: e})
+		}
 	case st.OriginalLabeled:
 		data, err := labelPatch(w, st.OriginalVersion)
 		if err != nil {

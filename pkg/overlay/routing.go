@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	networking "istio.io/api/networking/v1alpha3"
+	"sigs.k8s.io/yaml"
 )
 
 // Base holds the user's own DestinationRule and VirtualService, as the app
@@ -150,11 +151,64 @@ func virtualServicePatch(st *State, vs Object) ([]jsonPatch, error) {
 			vs.Name(), st.Routing.Host, st.OriginalVersion)
 	}
 	ops := []jsonPatch{{Op: "add", Path: "/spec/http", Value: routes}}
-	if len(st.Routing.Hosts) > 0 {
-		ops = append(ops, jsonPatch{Op: "add", Path: "/spec/hosts", Value: st.Routing.Hosts})
+	hosts := st.Routing.Hosts
+	if len(st.Routing.Aliases) > 0 {
+		if len(hosts) == 0 {
+			hosts = spec.Hosts
+		}
+		hosts = slices.Clone(hosts)
+		for _, a := range st.Routing.Aliases {
+			if !slices.Contains(hosts, a) {
+				hosts = append(hosts, a)
+			}
+		}
+	}
+	if len(hosts) > 0 {
+		ops = append(ops, jsonPatch{Op: "add", Path: "/spec/hosts", Value: hosts})
 	}
 	if len(st.Routing.Gateways) > 0 {
 		ops = append(ops, jsonPatch{Op: "add", Path: "/spec/gateways", Value: st.Routing.Gateways})
 	}
 	return ops, nil
+}
+
+// aliasEntries renders one ServiceEntry per alias: the alias host, inside
+// the mesh, resolved by DNS to the Service's FQDN on the Service's ports.
+// The VirtualService lists the aliases too, so their traffic is split by
+// the same weights. Named <app>-alias-<alias, dots as dashes>.
+func aliasEntries(st *State, app string, vs Object) ([]byte, error) {
+	svc := st.Routing.Service
+	if svc == nil {
+		return nil, fmt.Errorf("aliases %v have no Service to resolve to", st.Routing.Aliases)
+	}
+	apiVersion := vs.APIVersion()
+	var docs []byte
+	for i, alias := range st.Routing.Aliases {
+		se := &networking.ServiceEntry{
+			Hosts:      []string{alias},
+			Location:   networking.ServiceEntry_MESH_INTERNAL,
+			Resolution: networking.ServiceEntry_DNS,
+			Endpoints:  []*networking.WorkloadEntry{{Address: svc.FQDN}},
+		}
+		for _, p := range svc.Ports {
+			se.Ports = append(se.Ports, &networking.ServicePort{Number: p.Number, Name: p.Name, Protocol: p.Protocol})
+		}
+		spec, err := plain(se)
+		if err != nil {
+			return nil, err
+		}
+		meta := map[string]any{"name": app + "-alias-" + strings.ReplaceAll(alias, ".", "-")}
+		if svc.Namespace != "" {
+			meta["namespace"] = svc.Namespace
+		}
+		doc, err := yaml.Marshal(map[string]any{"apiVersion": apiVersion, "kind": "ServiceEntry", "metadata": meta, "spec": spec})
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			docs = append(docs, "---\n"...)
+		}
+		docs = append(docs, doc...)
+	}
+	return docs, nil
 }

@@ -22,6 +22,8 @@ const (
 	VersionsDir       = "versions"
 	PatchesDir        = "patches"
 	TemplateFile      = "workload.yaml"
+	EntriesFile       = "entries.yaml"
+	AliasesFile       = "aliases.yaml"
 )
 
 // State is everything gitcanary manages in one app path. It is committed as
@@ -54,7 +56,12 @@ type WorkloadRef struct {
 	Kind        string `json:"kind"`
 	Name        string `json:"name"`
 	PodTemplate string `json:"podTemplate"` // dot path, e.g. .spec.template
-	Selector    string `json:"selector"`    // dot path of the matchLabels map
+	Selector    string `json:"selector"`    // dot path of the matchLabels map; "" for none
+	// VM: a WorkloadGroup, whose versions are groups of WorkloadEntries.
+	VM bool `json:"vm,omitempty"`
+	// Entries are the user's own WorkloadEntries of this workload (a
+	// WorkloadGroup's VMs listed in git); a promote deletes them with it.
+	Entries []string `json:"entries,omitempty"`
 }
 
 // Version is one live version.
@@ -67,6 +74,11 @@ type Version struct {
 	// Routed versions have a VirtualService route (possibly at weight 0).
 	Routed bool  `json:"routed"`
 	Weight int32 `json:"weight"`
+	// NamespaceInjects: the namespace injects sidecars by label, so the
+	// version's pod template carries no inject annotation.
+	NamespaceInjects bool `json:"namespaceInjects,omitempty"`
+	// Addresses are a VM version's WorkloadEntry addresses.
+	Addresses []string `json:"addresses,omitempty"`
 }
 
 // Routing names the objects gitcanary patches and how the VirtualService is bound.
@@ -76,12 +88,31 @@ type Routing struct {
 	DestinationRule string   `json:"destinationRule"`
 	Hosts           []string `json:"hosts,omitempty"`
 	Gateways        []string `json:"gateways,omitempty"`
+	// Aliases are other names of the service, each rendered as a
+	// ServiceEntry resolving to Service and added to the VirtualService.
+	Aliases []string `json:"aliases,omitempty"`
+	// Service is what aliases resolve to; set with Aliases.
+	Service *Service `json:"service,omitempty"`
+}
+
+// Service is the Kubernetes Service behind the host, as aliases need it.
+type Service struct {
+	Namespace string `json:"namespace,omitempty"`
+	FQDN      string `json:"fqdn"`
+	Ports     []Port `json:"ports"`
+}
+
+// Port is a Service port as a ServiceEntry declares it.
+type Port struct {
+	Number   uint32 `json:"number"`
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
 }
 
 // Pristine reports whether the state changes nothing in the user's render.
 func (s *State) Pristine() bool {
 	return s.Active == "" && !s.OriginalLabeled && !s.OriginalRetired && len(s.Retired) == 0 &&
-		len(s.Versions) == 1 && !s.Versions[0].Managed && len(s.Routing.Hosts) == 0 && len(s.Routing.Gateways) == 0
+		len(s.Versions) == 1 && !s.Versions[0].Managed && len(s.Routing.Hosts) == 0 && len(s.Routing.Gateways) == 0 && len(s.Routing.Aliases) == 0
 }
 
 // Clone returns a deep copy.
@@ -91,10 +122,18 @@ func (s *State) Clone() *State {
 	c.Versions = make([]Version, len(s.Versions))
 	for i, v := range s.Versions {
 		v.Images = slices.Clone(v.Images)
+		v.Addresses = slices.Clone(v.Addresses)
 		c.Versions[i] = v
 	}
+	c.Workload.Entries = slices.Clone(s.Workload.Entries)
 	c.Routing.Hosts = slices.Clone(s.Routing.Hosts)
 	c.Routing.Gateways = slices.Clone(s.Routing.Gateways)
+	c.Routing.Aliases = slices.Clone(s.Routing.Aliases)
+	if s.Routing.Service != nil {
+		svc := *s.Routing.Service
+		svc.Ports = slices.Clone(svc.Ports)
+		c.Routing.Service = &svc
+	}
 	if s.Baseline != nil {
 		c.Baseline = s.Baseline.Clone()
 	}

@@ -29,9 +29,19 @@ func (s *State) Stable() (*Version, error) {
 	return nil, fmt.Errorf("no version carries 100%% of the traffic (weights %s)", release.FormatWeights(s.Weights()))
 }
 
+// BeginOptions are what prepare learned about the app beyond the spec.
+type BeginOptions struct {
+	// LabelOriginal: add `version: <original>` to the user's pod template.
+	LabelOriginal bool
+	// NamespaceInjects: the namespace injects sidecars by label.
+	NamespaceInjects bool
+	// Service is the Service behind the host; required with aliases.
+	Service *Service
+}
+
 // Begin starts release name: it remembers the current state as the
 // baseline and adds the new version, with no route yet.
-func (s *State) Begin(name string, spec release.Spec, labelOriginal bool) error {
+func (s *State) Begin(name string, spec release.Spec, opts BeginOptions) error {
 	if s.Active != "" {
 		return fmt.Errorf("release %s is already in progress in this app; finish or abort it first", s.Active)
 	}
@@ -45,10 +55,19 @@ func (s *State) Begin(name string, spec release.Spec, labelOriginal bool) error 
 	if _, ok := s.Version(spec.Version); ok || slices.Contains(s.Retired, spec.Version) {
 		return fmt.Errorf("version %s already exists or was retired in this app; choose a new version", spec.Version)
 	}
+	if len(spec.Traffic.Aliases) > 0 && opts.Service == nil {
+		return fmt.Errorf("spec.traffic.aliases need the Service of host %s to resolve to, and the app does not render it", spec.Traffic.Host)
+	}
 	s.Baseline = s.Clone()
 	s.Active = name
-	if labelOriginal {
+	if opts.LabelOriginal {
 		s.OriginalLabeled = true
+	}
+	if len(spec.Traffic.Aliases) > 0 {
+		s.Routing.Aliases = slices.Clone(spec.Traffic.Aliases)
+		svc := *opts.Service
+		svc.Ports = slices.Clone(svc.Ports)
+		s.Routing.Service = &svc
 	}
 	if len(spec.Traffic.Hosts) > 0 {
 		s.Routing.Hosts = slices.Clone(spec.Traffic.Hosts)
@@ -58,6 +77,7 @@ func (s *State) Begin(name string, spec release.Spec, labelOriginal bool) error 
 	}
 	s.Versions = append(s.Versions, Version{
 		Version: spec.Version, Workload: spec.WorkloadName(), Managed: true, Images: slices.Clone(spec.Images),
+		NamespaceInjects: opts.NamespaceInjects && !s.Workload.VM, Addresses: slices.Clone(spec.Workload.Addresses),
 	})
 	return nil
 }

@@ -8,7 +8,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// InjectAnnotation makes Istio inject its sidecar into the new version's pods.
+// InjectAnnotation makes Istio inject its sidecar into the new version's
+// pods: as a pod label (what the default webhook selects on when the
+// namespace has no injection label) and as an annotation.
 const InjectAnnotation = "sidecar.istio.io/inject"
 
 // VersionLabel is the pod label subsets select on.
@@ -41,7 +43,14 @@ func Template(obj Object, app string, ref WorkloadRef) ([]byte, error) {
 	if _, ok := Lookup(o, ref.PodTemplate+".metadata.labels").(map[string]any); !ok {
 		return nil, fmt.Errorf("%s %s: the pod template at %s has no labels; a version label cannot be added", ref.Kind, obj.Name(), ref.PodTemplate)
 	}
-	for _, p := range []string{".metadata.labels", ref.PodTemplate + ".metadata.annotations", ref.Selector} {
+	maps := []string{".metadata.labels"}
+	if !ref.VM {
+		maps = append(maps, ref.PodTemplate+".metadata.annotations")
+	}
+	if ref.Selector != "" {
+		maps = append(maps, ref.Selector)
+	}
+	for _, p := range maps {
 		if _, err := ensureMap(o, p); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", ref.Kind, obj.Name(), err)
 		}
@@ -80,11 +89,18 @@ type target struct {
 // <app>-<version>: name suffix, version labels on the object, selector and
 // pod template, the sidecar-injection annotation, and the new images.
 func versionKustomization(ref WorkloadRef, app string, v Version) ([]byte, error) {
-	ops := []jsonPatch{
-		{Op: "add", Path: pointer(".metadata.labels", VersionLabel), Value: v.Version},
-		{Op: "add", Path: pointer(ref.Selector, VersionLabel), Value: v.Version},
-		{Op: "add", Path: pointer(ref.PodTemplate+".metadata.labels", VersionLabel), Value: v.Version},
-		{Op: "add", Path: pointer(ref.PodTemplate+".metadata.annotations", InjectAnnotation), Value: "true"},
+	ops := []jsonPatch{{Op: "add", Path: pointer(".metadata.labels", VersionLabel), Value: v.Version}}
+	if ref.Selector != "" {
+		ops = append(ops, jsonPatch{Op: "add", Path: pointer(ref.Selector, VersionLabel), Value: v.Version})
+	}
+	ops = append(ops, jsonPatch{Op: "add", Path: pointer(ref.PodTemplate+".metadata.labels", VersionLabel), Value: v.Version})
+	if !ref.VM && !v.NamespaceInjects {
+		// The label is what Istio's webhook selects pods by in a namespace
+		// without an injection label; the annotation is what older Istio
+		// and the injector itself read.
+		ops = append(ops,
+			jsonPatch{Op: "add", Path: pointer(ref.PodTemplate+".metadata.labels", InjectAnnotation), Value: "true"},
+			jsonPatch{Op: "add", Path: pointer(ref.PodTemplate+".metadata.annotations", InjectAnnotation), Value: "true"})
 	}
 	patch, err := yaml.Marshal(ops)
 	if err != nil {
@@ -104,14 +120,59 @@ func versionKustomization(ref WorkloadRef, app string, v Version) ([]byte, error
 	return yaml.Marshal(k)
 }
 
-// retirePatch deletes the user's own workload from the render after a promote.
-func retirePatch(ref WorkloadRef) ([]byte, error) {
+// retirePatch deletes an object of the user's from the render after a promote.
+func retirePatch(apiVersion, kind, name string) ([]byte, error) {
 	return yaml.Marshal(map[string]any{
 		"$patch":     "delete",
-		"apiVersion": ref.APIVersion,
-		"kind":       ref.Kind,
-		"metadata":   map[string]any{"name": ref.Name},
+		"apiVersion": apiVersion,
+		"kind":       kind,
+		"metadata":   map[string]any{"name": name},
 	})
+}
+
+// EntryKind is the kind of a VM version's members.
+const EntryKind = "WorkloadEntry"
+
+// entries renders one WorkloadEntry per address of a VM version: the
+// group's entry template (.spec.template: ports, serviceAccount, network…)
+// with the address and the group's labels plus the version label. They are
+// named <app>-<version>-<n>, n counting from 1 in the order given.
+func entries(ref WorkloadRef, app string, v Version, tmpl []byte) ([]byte, error) {
+	var group Object
+	if err := yaml.Unmarshal(tmpl, &group); err != nil {
+		return nil, fmt.Errorf("template of %s: %w", v.Version, err)
+	}
+	labels := map[string]any{}
+	if m, ok := Lookup(group, ".spec.metadata.labels").(map[string]any); ok {
+		for k, val := range m {
+			labels[k] = val
+		}
+	}
+	labels[VersionLabel] = v.Version
+	var docs []byte
+	for i, addr := range v.Addresses {
+		spec := map[string]any{}
+		if m, ok := Lookup(group, ".spec.template").(map[string]any); ok {
+			for k, val := range m {
+				spec[k] = val
+			}
+		}
+		spec["address"] = addr
+		spec["labels"] = labels
+		meta := map[string]any{"name": fmt.Sprintf("%s-%s-%d", app, v.Version, i+1), "labels": labels}
+		if ns := Object(group).Namespace(); ns != "" {
+			meta["namespace"] = ns
+		}
+		doc, err := yaml.Marshal(map[string]any{"apiVersion": ref.APIVersion, "kind": EntryKind, "metadata": meta, "spec": spec})
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			docs = append(docs, "---\n"...)
+		}
+		docs = append(docs, doc...)
+	}
+	return docs, nil
 }
 
 // labelPatch adds the version label to the user's pod template (not to its
