@@ -8,6 +8,7 @@ import (
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
+	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -204,7 +205,7 @@ func (s *state) namespace(ctx context.Context) Result {
 	case inj == "disabled":
 		return fail(fmt.Sprintf("remove the label: `kubectl label namespace %s %s-` (or set it to enabled)", ns, labelInjection),
 			"namespace %s has %s=disabled: no pod there gets a sidecar, and the per-pod %s annotation gitcanary sets cannot override it",
-			ns, labelInjection, injectAnnotation)
+			ns, labelInjection, overlay.InjectAnnotation)
 	case hasInj:
 		return fail(fmt.Sprintf("`kubectl label namespace %s %s=enabled --overwrite`", ns, labelInjection),
 			"namespace %s has %s=%s: Istio injects only with enabled, and no pod there gets a sidecar", ns, labelInjection, inj)
@@ -214,10 +215,7 @@ func (s *state) namespace(ctx context.Context) Result {
 	// Istio's webhooks select pods of an unlabelled namespace by the pod
 	// *label* sidecar.istio.io/inject=true; gitcanary's annotation alone
 	// does not match. New versions copy the stable pod template's labels.
-	return warn(fmt.Sprintf("`kubectl label namespace %s %s=enabled`, or give the stable workload's pod template the label %s: \"true\"", ns, labelInjection, injectAnnotation),
+	return warn(fmt.Sprintf("`kubectl label namespace %s %s=enabled`, or give the stable workload's pod template the label %s: \"true\"", ns, labelInjection, overlay.InjectAnnotation),
 		"namespace %s has no %s or %s label: Istio injects only pods labelled %s=true there; new versions get sidecars only if the stable pod template has that label",
-		ns, labelInjection, labelRevision, injectAnnotation)
+		ns, labelInjection, labelRevision, overlay.InjectAnnotation)
 }
-
-// injectAnnotation is overlay.InjectAnnotation; the checks print it as text.
-const injectAnnotation = "sidecar.istio.io/inject"
