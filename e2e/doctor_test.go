@@ -35,8 +35,7 @@ func TestDoctor(t *testing.T) {
 
 	code, out := s.cli("doctor", "-f", s.file)
 	want := clusterLines(cfg.Host, version.Server.GitVersion) +
-		fmt.Sprintf("[warn] namespace injection     namespace %s has no istio-injection or istio.io/rev label: Istio injects only pods labelled sidecar.istio.io/inject=true there; new versions get sidecars only if the stable pod template has that label\n", s.ns) +
-		fmt.Sprintf("       remedy: `kubectl label namespace %s istio-injection=enabled`, or give the stable workload's pod template the label sidecar.istio.io/inject: \"true\"\n", s.ns) +
+		fmt.Sprintf("[ok]   namespace injection     namespace %s has no istio-injection or istio.io/rev label: the versions gitcanary creates get the pod label sidecar.istio.io/inject=true, which Istio injects\n", s.ns) +
 		fmt.Sprintf("[ok]   Argo CD API             %s answers\n", s.env.ArgoServer) +
 		fmt.Sprintf("[ok]   Argo CD Application     %s deploys %s path apps/reviews at main, manual sync\n", s.ns, s.url) +
 		fmt.Sprintf("[ok]   app path renders        apps/reviews at main (%s): 5 objects\n", git.ShortHash(head)) +
@@ -53,7 +52,7 @@ func TestDoctor(t *testing.T) {
 	missing := "doctor-missing-" + randSuffix()
 	code, out = s.cli("doctor", "--app", missing, "--namespace", off)
 	want = clusterLines(cfg.Host, version.Server.GitVersion) +
-		fmt.Sprintf("[FAIL] namespace injection     namespace %s has istio-injection=disabled: no pod there gets a sidecar, and the per-pod sidecar.istio.io/inject annotation gitcanary sets cannot override it\n", off) +
+		fmt.Sprintf("[FAIL] namespace injection     namespace %s has istio-injection=disabled: no pod there gets a sidecar, and the per-pod sidecar.istio.io/inject label and annotation gitcanary sets cannot override it\n", off) +
 		fmt.Sprintf("       remedy: remove the label: `kubectl label namespace %s istio-injection-` (or set it to enabled)\n", off) +
 		fmt.Sprintf("[ok]   Argo CD API             %s answers\n", s.env.ArgoServer) +
 		fmt.Sprintf("[FAIL] Argo CD Application     Application %s not found, or the token may not read it\n", missing) +

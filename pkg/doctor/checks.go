@@ -194,7 +194,7 @@ func (s *state) namespace(ctx context.Context) Result {
 		return fail("check that your kubeconfig user may get namespaces (`kubectl get namespace "+ns+"`)", "get namespace %s: %v", ns, err)
 	}
 	if !found {
-		return warn(fmt.Sprintf("create it with `kubectl create namespace %s` and label it %s=enabled, or correct spec.workload.namespace / --namespace", ns, labelInjection),
+		return warn(fmt.Sprintf("create it with `kubectl create namespace %s`, or correct spec.workload.namespace / --namespace", ns),
 			"namespace %s does not exist: the stable workload cannot be running", ns)
 	}
 	inj, hasInj := labels[labelInjection]
@@ -204,7 +204,7 @@ func (s *state) namespace(ctx context.Context) Result {
 		return ok("namespace %s injects sidecars (%s=enabled)", ns, labelInjection)
 	case inj == "disabled":
 		return fail(fmt.Sprintf("remove the label: `kubectl label namespace %s %s-` (or set it to enabled)", ns, labelInjection),
-			"namespace %s has %s=disabled: no pod there gets a sidecar, and the per-pod %s annotation gitcanary sets cannot override it",
+			"namespace %s has %s=disabled: no pod there gets a sidecar, and the per-pod %s label and annotation gitcanary sets cannot override it",
 			ns, labelInjection, overlay.InjectAnnotation)
 	case hasInj:
 		return fail(fmt.Sprintf("`kubectl label namespace %s %s=enabled --overwrite`", ns, labelInjection),
@@ -212,10 +212,8 @@ func (s *state) namespace(ctx context.Context) Result {
 	case hasRev:
 		return ok("namespace %s injects sidecars of revision %s (%s=%s)", ns, rev, labelRevision, rev)
 	}
-	// Istio's webhooks select pods of an unlabelled namespace by the pod
-	// *label* sidecar.istio.io/inject=true; gitcanary's annotation alone
-	// does not match. New versions copy the stable pod template's labels.
-	return warn(fmt.Sprintf("`kubectl label namespace %s %s=enabled`, or give the stable workload's pod template the label %s: \"true\"", ns, labelInjection, overlay.InjectAnnotation),
-		"namespace %s has no %s or %s label: Istio injects only pods labelled %s=true there; new versions get sidecars only if the stable pod template has that label",
+	// Istio's webhook selects pods of an unlabelled namespace by the pod
+	// label, which gitcanary adds to the versions it creates (pkg/overlay).
+	return ok("namespace %s has no %s or %s label: the versions gitcanary creates get the pod label %s=true, which Istio injects",
 		ns, labelInjection, labelRevision, overlay.InjectAnnotation)
 }

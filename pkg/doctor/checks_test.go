@@ -188,7 +188,7 @@ func TestChecklist(t *testing.T) {
        remedy: nothing to do unless the mesh has VM workloads; then install Istio's CRDs (‵istioctl install‵, or the istio/base Helm chart)
 [FAIL] Istio sidecar injector  no MutatingWebhookConfiguration has a webhook named *sidecar-injector.istio.io: istiod is not installed, so no pod gets an Envoy sidecar
        remedy: install istiod: ‵istioctl install‵, or the istiod Helm chart (‵helm install istiod istio/istiod -n istio-system‵)
-[FAIL] namespace injection     namespace bookinfo has istio-injection=disabled: no pod there gets a sidecar, and the per-pod sidecar.istio.io/inject annotation gitcanary sets cannot override it
+[FAIL] namespace injection     namespace bookinfo has istio-injection=disabled: no pod there gets a sidecar, and the per-pod sidecar.istio.io/inject label and annotation gitcanary sets cannot override it
        remedy: remove the label: ‵kubectl label namespace bookinfo istio-injection-‵ (or set it to enabled)
 ` + healthyArgo,
 			failed: true,
@@ -360,15 +360,14 @@ func TestNamespaceInjection(t *testing.T) {
 		{
 			name:   "unlabelled",
 			labels: map[string]string{"team": "reviews"},
-			want: Result{Status: Warn,
-				Detail: "namespace bookinfo has no istio-injection or istio.io/rev label: Istio injects only pods labelled sidecar.istio.io/inject=true there; new versions get sidecars only if the stable pod template has that label",
-				Remedy: "`kubectl label namespace bookinfo istio-injection=enabled`, or give the stable workload's pod template the label sidecar.istio.io/inject: \"true\""},
+			want: Result{Status: OK,
+				Detail: "namespace bookinfo has no istio-injection or istio.io/rev label: the versions gitcanary creates get the pod label sidecar.istio.io/inject=true, which Istio injects"},
 		},
 		{
 			name: "missing",
 			want: Result{Status: Warn,
 				Detail: "namespace bookinfo does not exist: the stable workload cannot be running",
-				Remedy: "create it with `kubectl create namespace bookinfo` and label it istio-injection=enabled, or correct spec.workload.namespace / --namespace"},
+				Remedy: "create it with `kubectl create namespace bookinfo`, or correct spec.workload.namespace / --namespace"},
 		},
 		{
 			name:   "neither enabled nor disabled",
