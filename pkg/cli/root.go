@@ -119,7 +119,7 @@ applies, so git always equals the cluster and git log is the audit trail.`,
 	f.StringVar(&g.configFile, "config", os.Getenv(config.Env), "gitcanary config file with custom workload kinds (env "+config.Env+"; default "+displayHome(config.DefaultPath())+" when it exists)")
 	g.locale = kube.Locale(os.Getenv)
 	root.AddCommand(newLint(g), newPlan(g), newStart(g), newStatus(g), newSetWeight(g), newApprove(g),
-		newPromote(g), newAbort(g), newHistory(g))
+		newPromote(g), newAbort(g), newHistory(g), newDoctor(g))
 	return root
 }
 
