@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
+	"github.com/gitcanary/gitcanary/pkg/lint"
 	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -22,11 +24,17 @@ import (
 
 func newLint(g *globals) *cobra.Command {
 	var file string
-	var offline bool
+	var offline, live, genRouting bool
 	cmd := &cobra.Command{
 		Use:   "lint -f FILE",
-		Short: "Check a Release file, and that the app renders in every state of it",
-		Args:  cobra.NoArgs,
+		Short: "Check a Release file, the app's mesh setup, and that the app renders in every state of it",
+		Long: `lint checks the Release file, then the app at the branch head as a release's
+first commit would: the workload and its kind, the Service's port names and
+selector, sidecar injection in the namespace, and the DestinationRule and
+VirtualService. Errors stop a release (exit code 2); warnings do not. Last, it
+renders every state of the release. It reads git only, unless --live also
+reads the namespace's labels from the cluster.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := g.readRelease(file)
 			if err != nil {
@@ -36,49 +44,97 @@ func newLint(g *globals) *cobra.Command {
 				fmt.Fprintf(g.stdout, "%s: release %s is valid (app not checked: --offline)\n", file, r.Metadata.Name)
 				return nil
 			}
-			states, _, err := g.plan(cmd, r)
+			var p planner
+			if live {
+				if p.cluster, err = g.cluster(); err != nil {
+					return err
+				}
+			}
+			p.opts.GenerateRouting = genRouting
+			app, err := g.loadApp(cmd, r)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "%s: release %s is valid; %s renders in all %d states\n", file, r.Metadata.Name, r.Spec.Repo.Path, len(states))
+			chk, err := g.check(cmd, app, r, p)
+			if err != nil {
+				return err
+			}
+			for _, f := range chk.Findings {
+				fmt.Fprintf(g.stdout, "%s: %s\n", f.Severity, f)
+			}
+			if errs := lint.Errors(chk.Findings); len(errs) > 0 {
+				return exit(ExitInvalid, fmt.Errorf("%s: %d error(s) stop release %s", file, len(errs), r.Metadata.Name))
+			}
+			states, _, err := g.plan(cmd, app, r, p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s: release %s is valid: %s %s → %s; %s renders in all %d states\n", file, r.Metadata.Name,
+				chk.Kind.DisplayName(g.locale), r.Spec.Workload.Name, r.Spec.WorkloadName(), r.Spec.Repo.Path, len(states))
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
 	cmd.Flags().BoolVar(&offline, "offline", false, "check the file only, without reading the app repository")
+	cmd.Flags().BoolVar(&live, "live", false, "also read the workload namespace's labels from the cluster")
+	cmd.Flags().BoolVar(&genRouting, "generate-routing", false, "check as start --generate-routing would (missing DestinationRule/VirtualService are written)")
 	return cmd
 }
 
-// plan renders every state of a release from the branch head, writing nothing.
-func (g *globals) plan(cmd *cobra.Command, r *release.Release) ([]machine.PlannedState, []byte, error) {
-	ctx := cmd.Context()
-	repo, err := g.openRepo(ctx, r.Spec.Repo)
+// planner says how plan and lint see a release: with a cluster or not,
+// and with the options start would use.
+type planner struct {
+	cluster kube.Cluster
+	opts    machine.StartOptions
+}
+
+// loadApp reads the release's app at the branch head.
+func (g *globals) loadApp(cmd *cobra.Command, r *release.Release) (*machine.App, error) {
+	repo, err := g.openRepo(cmd.Context(), r.Spec.Repo)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	head, err := repo.Head(ctx)
+	head, err := repo.Head(cmd.Context())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	app, err := machine.LoadApp(head, r.Spec.Repo.Path)
-	if err != nil {
-		return nil, nil, err
-	}
-	b := &kustomize.Krusty{}
-	before, err := app.Build(ctx, b, nil)
-	if err != nil {
-		return nil, nil, err
-	}
+	return machine.LoadApp(head, r.Spec.Repo.Path)
+}
+
+func (g *globals) planMachine(r *release.Release, p planner) (*machine.Machine, error) {
 	kinds, err := g.kinds()
 	if err != nil {
+		return nil, err
+	}
+	return machine.New(machine.Deps{Log: g.logger(), Builder: &kustomize.Krusty{}, Kinds: kinds, Cluster: p.cluster}, r.Metadata.Name, r.Spec.Repo.Path), nil
+}
+
+// check runs the mesh checks of a release's first commit on the app.
+func (g *globals) check(cmd *cobra.Command, app *machine.App, r *release.Release, p planner) (*machine.Checked, error) {
+	m, err := g.planMachine(r, p)
+	if err != nil {
+		return nil, err
+	}
+	return m.Check(cmd.Context(), app, r.Spec)
+}
+
+// plan renders every state of a release from the branch head, writing nothing.
+func (g *globals) plan(cmd *cobra.Command, app *machine.App, r *release.Release, p planner) ([]machine.PlannedState, []byte, error) {
+	m, err := g.planMachine(r, p)
+	if err != nil {
 		return nil, nil, err
 	}
-	states, err := machine.New(machine.Deps{Log: g.logger(), Builder: b, Kinds: kinds}, r.Metadata.Name, r.Spec.Repo.Path).Plan(ctx, app, r)
+	before, err := app.Build(cmd.Context(), &kustomize.Krusty{}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	states, err := m.PlanWith(cmd.Context(), app, r, p.opts)
 	return states, before, err
 }
 
 func newPlan(g *globals) *cobra.Command {
 	var file, step, output string
+	var p planner
 	cmd := &cobra.Command{
 		Use:   "plan -f FILE [--step S] [-o yaml|json|diff]",
 		Short: "Print what the app path renders to in each state of a release, writing nothing",
@@ -94,7 +150,11 @@ promoted and abandoned. Without --step it prints every state in order.`,
 			if !slices.Contains([]string{"yaml", "json", "diff"}, output) {
 				return exit(ExitInvalid, fmt.Errorf("-o %q: use yaml, json or diff", output))
 			}
-			states, before, err := g.plan(cmd, r)
+			app, err := g.loadApp(cmd, r)
+			if err != nil {
+				return err
+			}
+			states, before, err := g.plan(cmd, app, r, p)
 			if err != nil {
 				return err
 			}
@@ -111,6 +171,7 @@ promoted and abandoned. Without --step it prints every state in order.`,
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
 	cmd.Flags().StringVar(&step, "step", "", "only this state: 0, 1…N, promoted or abandoned")
 	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "yaml, json or diff (against the previous state)")
+	cmd.Flags().BoolVar(&p.opts.GenerateRouting, "generate-routing", false, "plan as start --generate-routing would")
 	return cmd
 }
 
@@ -161,6 +222,7 @@ func printPlan(g *globals, states []machine.PlannedState, before []byte, step, o
 func newStart(g *globals) *cobra.Command {
 	var file string
 	var w waiting
+	var opts machine.StartOptions
 	cmd := &cobra.Command{
 		Use:   "start -f FILE",
 		Short: "Start a release: commit the new version's workload and subset, then drive it",
@@ -170,15 +232,19 @@ func newStart(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := w.until(); err != nil {
-				return err
-			}
-			deps, _, err := g.deps(cmd.Context(), r.Spec.Repo, false)
+			until, err := w.until()
 			if err != nil {
 				return err
 			}
+			// A start that drives the release reads the cluster anyway: it
+			// checks the live workload and namespace before committing.
+			deps, closeFn, err := g.deps(cmd.Context(), r.Spec.Repo, until != nil)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
 			m := machine.New(deps, r.Metadata.Name, r.Spec.Repo.Path)
-			res, err := m.Start(cmd.Context(), r)
+			res, err := m.StartWith(cmd.Context(), r, opts)
 			if errors.Is(err, machine.ErrExists) {
 				// Starting again with the same file resumes the release: this
 				// is how a killed CI job picks up where it stopped.
@@ -203,6 +269,7 @@ func newStart(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
+	cmd.Flags().BoolVar(&opts.GenerateRouting, "generate-routing", false, "when the app has no DestinationRule or VirtualService for the host, write them (into "+machine.RoutingFile+") in the first commit")
 	w.flags(cmd, "approval")
 	return cmd
 }

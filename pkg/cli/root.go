@@ -181,18 +181,30 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	if err != nil {
 		return d, nil, err
 	}
-	cfg, err := kube.Config(g.kubeconfig, g.kubeCtx)
-	if err != nil {
-		closer.Close()
-		return d, nil, err
-	}
-	cluster, err := kube.NewCluster(cfg, d.Kinds)
+	cluster, err := g.clusterWith(d.Kinds)
 	if err != nil {
 		closer.Close()
 		return d, nil, err
 	}
 	d.Argo, d.Cluster = client, cluster
 	return d, func() { closer.Close() }, nil
+}
+
+// cluster connects to the cluster of the kubeconfig.
+func (g *globals) cluster() (kube.Cluster, error) {
+	kinds, err := g.kinds()
+	if err != nil {
+		return nil, err
+	}
+	return g.clusterWith(kinds)
+}
+
+func (g *globals) clusterWith(kinds *kube.Kinds) (kube.Cluster, error) {
+	cfg, err := kube.Config(g.kubeconfig, g.kubeCtx)
+	if err != nil {
+		return nil, err
+	}
+	return kube.NewCluster(cfg, kinds)
 }
 
 // kinds loads the workload kinds: the built-ins and the config file's.

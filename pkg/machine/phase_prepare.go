@@ -24,29 +24,20 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec, opts StartOpti
 				return err
 			}
 		}
-		full, err := d.app.Build(ctx, m.deps.Builder, nil)
+		chk, err := m.Check(ctx, d.app, spec)
 		if err != nil {
 			return err
 		}
-		objs, err := overlay.ParseObjects(full)
-		if err != nil {
-			return err
-		}
-		stableObj, kind, err := m.findWorkload(objs, spec.Workload, d.app.Path)
-		if err != nil {
-			return err
-		}
-		if err := m.checkLive(ctx, spec.Workload, kind); err != nil {
-			return err
-		}
-		nsLabels, err := m.namespaceLabels(ctx, objs, spec.Workload.Namespace)
-		if err != nil {
-			return err
-		}
-		in := lint.Input{Objects: objs, Files: d.app.Files, AppPath: d.app.Path, Host: spec.Traffic.Host,
-			Namespace: spec.Workload.Namespace, Kind: kind, NamespaceLabels: nsLabels}
-		if errs := lint.Errors(lint.All(in)); len(errs) > 0 {
+		if errs := lint.Errors(chk.Findings); len(errs) > 0 {
 			return preconditionError(errs)
+		}
+		if err := m.checkLive(ctx, spec.Workload, chk.Kind); err != nil {
+			return err
+		}
+		stableObj, kind, nsLabels, in := chk.Workload, chk.Kind, chk.NamespaceLabels, chk.Input
+		if _, ok := overlay.Lookup(stableObj, kind.PodTemplate+".metadata.labels").(map[string]any); !ok {
+			return fmt.Errorf("%s %s: the pod template at %s has no labels; subsets select a version's pods by label, so it cannot be released (add labels such as app: %s, or fix the kind's podTemplate path): %w",
+				kind.Kind, stableObj.Name(), kind.PodTemplate, spec.AppName(), release.ErrInvalid)
 		}
 		ref := overlay.WorkloadRef{APIVersion: stableObj.APIVersion(), Kind: kind.Kind, Name: stableObj.Name(),
 			PodTemplate: kind.PodTemplate, Selector: kind.Selector, VM: kind.VM}
@@ -98,6 +89,41 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec, opts StartOpti
 		d.message = fmt.Sprintf("prepare %s beside %s: workload %s and subset %s, no traffic yet", spec.Version, stable.Version, spec.WorkloadName(), spec.Version)
 		return nil
 	}
+}
+
+// Checked is what Check found.
+type Checked struct {
+	Workload        overlay.Object // the stable workload as rendered
+	Kind            kube.Kind
+	NamespaceLabels map[string]string // nil when unknown
+	Input           lint.Input
+	Findings        []lint.Finding // errors first
+}
+
+// Check renders the app as the user wrote it (plus gitcanary's component,
+// if any) and runs the mesh checks a release's first commit runs. With a
+// cluster, the namespace's labels come from it when the app renders no
+// Namespace. A missing or unknown workload is an error.
+func (m *Machine) Check(ctx context.Context, app *App, spec release.Spec) (*Checked, error) {
+	full, err := app.Build(ctx, m.deps.Builder, nil)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := overlay.ParseObjects(full)
+	if err != nil {
+		return nil, err
+	}
+	stableObj, kind, err := m.findWorkload(objs, spec.Workload, app.Path)
+	if err != nil {
+		return nil, err
+	}
+	nsLabels, err := m.namespaceLabels(ctx, objs, spec.Workload.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	in := lint.Input{Objects: objs, Files: app.Files, AppPath: app.Path, Host: spec.Traffic.Host,
+		Namespace: spec.Workload.Namespace, Kind: kind, NamespaceLabels: nsLabels}
+	return &Checked{Workload: stableObj, Kind: kind, NamespaceLabels: nsLabels, Input: in, Findings: lint.All(in)}, nil
 }
 
 // PreconditionError lists the mesh problems that stop a release from
