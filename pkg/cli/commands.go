@@ -383,7 +383,7 @@ func newStatus(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(g.stdout, string(data))
 			case "table":
-				printStatus(g, rec, app.Commit)
+				printStatus(g, rec, app.Commit, displayKind(deps.Kinds, rec.Spec.Workload.Kind, g.locale))
 			default:
 				return exit(ExitInvalid, fmt.Errorf("-o %q: use table, json or yaml", output))
 			}
@@ -395,7 +395,18 @@ func newStatus(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printStatus(g *globals, r *release.Release, commit string) {
+// displayKind names a workload kind for people, in their locale when the
+// config gives it a localized name.
+func displayKind(kinds *kube.Kinds, kind, locale string) string {
+	for _, k := range kinds.All() {
+		if k.Kind == kind {
+			return k.DisplayName(locale)
+		}
+	}
+	return kind
+}
+
+func printStatus(g *globals, r *release.Release, commit, kind string) {
 	st := r.Status
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Release:\t%s\n", r.Metadata.Name)
@@ -404,6 +415,7 @@ func printStatus(g *globals, r *release.Release, commit string) {
 		fmt.Fprintf(tw, "Step:\t%d of %d (%s)\n", st.Step+1, len(r.Spec.Steps), r.Spec.Steps[st.Step].Describe())
 	}
 	fmt.Fprintf(tw, "Versions:\t%s → %s\n", st.StableVersion, r.Spec.Version)
+	fmt.Fprintf(tw, "Workload:\t%s %s → %s\n", kind, r.Spec.Workload.Name, r.Spec.WorkloadName())
 	fmt.Fprintf(tw, "Weights:\t%s\n", release.FormatWeights(st.Weights))
 	fmt.Fprintf(tw, "Argo CD app:\t%s\n", r.Spec.ArgoCD.Application)
 	fmt.Fprintf(tw, "Git:\t%s %s@%s\n", r.Spec.Repo.URL, r.Spec.Repo.Path, shortHash(commit))

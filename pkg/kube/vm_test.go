@@ -1,10 +1,16 @@
 package kube
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	discoveryfake "k8s.io/client-go/discovery/fake"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 )
 
@@ -71,5 +77,44 @@ func TestDisplayNameAndLocale(t *testing.T) {
 		if got := k.DisplayName(Locale(func(n string) string { return env[n] })); got != tt.want {
 			t.Errorf("%q: DisplayName = %q, want %q", tt.env, got, tt.want)
 		}
+	}
+}
+
+// TestWorkloadGroupFromCluster reads a group's readiness through the
+// dynamic client: only the entries carrying all of the group's labels count.
+func TestWorkloadGroupFromCluster(t *testing.T) {
+	group := obj("networking.istio.io/v1", "WorkloadGroup", "bookinfo", "reviews-v2",
+		"metadata.generation", int64(1),
+		"spec.metadata.labels", map[string]any{"app": "reviews", "version": "v2"})
+	entry := func(name, version, healthy string) *unstructured.Unstructured {
+		e := obj("networking.istio.io/v1", "WorkloadEntry", "bookinfo", name,
+			"spec.address", "10.0.1."+name[len(name)-1:],
+			"status.conditions", []any{map[string]any{"type": "Healthy", "status": healthy}})
+		e.SetLabels(map[string]string{"app": "reviews", "version": version})
+		return e
+	}
+	listKinds := map[schema.GroupVersionResource]string{
+		{Group: "networking.istio.io", Version: "v1", Resource: "workloadentries"}: "WorkloadEntryList",
+		{Group: "networking.istio.io", Version: "v1", Resource: "workloadgroups"}:  "WorkloadGroupList",
+	}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds,
+		group, entry("e1", "v2", "True"), entry("e2", "v2", "False"), entry("e3", "v1", "True"),
+		obj("v1", "Namespace", "", "bookinfo", "metadata.labels", map[string]any{"istio-injection": "enabled"}))
+	c := NewClusterFromClients(dyn, &discoveryfake.FakeDiscovery{Fake: &clienttesting.Fake{}}, nil)
+	ref := Ref{Group: "networking.istio.io", Version: "v1", Kind: "WorkloadGroup", Resource: "workloadgroups", Namespace: "bookinfo", Name: "reviews-v2"}
+	got, err := c.Workload(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := WorkloadStatus{Found: true, Generation: 1, ObservedGeneration: 1, Replicas: 2, ReadyReplicas: 1, Entries: "WorkloadEntries not healthy: e2 (10.0.1.2)"}
+	if got != want {
+		t.Errorf("Workload =\n %+v\nwant\n %+v", got, want)
+	}
+	labels, found, err := c.NamespaceLabels(context.Background(), "bookinfo")
+	if err != nil || !found || labels["istio-injection"] != "enabled" {
+		t.Errorf("NamespaceLabels = %v, %v, %v", labels, found, err)
+	}
+	if _, found, err := c.NamespaceLabels(context.Background(), "absent"); err != nil || found {
+		t.Errorf("NamespaceLabels(absent) = %v, %v", found, err)
 	}
 }

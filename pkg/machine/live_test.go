@@ -89,4 +89,3 @@ func TestStartChecksTheLiveCluster(t *testing.T) {
 		})
 	}
 }
-
