@@ -33,7 +33,7 @@ first commit would: the workload and its kind, the Service's port names and
 selector, sidecar injection in the namespace, and the DestinationRule and
 VirtualService. Errors stop a release (exit code 2); warnings do not. Last, it
 renders every state of the release. It reads git only, unless --live also
-reads the namespace's labels from the cluster.`,
+reads the cluster: the namespace's labels and the live stable workload.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := g.readRelease(file)
@@ -76,7 +76,7 @@ reads the namespace's labels from the cluster.`,
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
 	cmd.Flags().BoolVar(&offline, "offline", false, "check the file only, without reading the app repository")
-	cmd.Flags().BoolVar(&live, "live", false, "also read the workload namespace's labels from the cluster")
+	cmd.Flags().BoolVar(&live, "live", false, "also read the cluster: the namespace's labels, and the stable workload as start checks it")
 	cmd.Flags().BoolVar(&genRouting, "generate-routing", false, "check as start --generate-routing would (missing DestinationRule/VirtualService are written)")
 	return cmd
 }
