@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -252,7 +251,7 @@ func newStart(g *globals) *cobra.Command {
 				if lerr != nil {
 					return lerr
 				}
-				if !reflect.DeepEqual(rec.Spec, r.Spec) {
+				if !release.SameRelease(rec.Spec, r.Spec) {
 					return exit(ExitInvalid, fmt.Errorf("%w; its recorded spec differs from %s, so it is not resumed (choose a new name for a new release)", err, file))
 				}
 				if rec.Status.Phase.Terminal() {

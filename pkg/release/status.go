@@ -26,9 +26,11 @@ type Status struct {
 	// StableVersion is the version the release moves traffic away from.
 	StableVersion string `json:"stableVersion,omitempty"`
 	// Reason and Message explain the last phase change (e.g. why it was abandoned).
-	Reason  string  `json:"reason,omitempty"`
-	Message string  `json:"message,omitempty"`
-	History []Entry `json:"history,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Control is what of spec.control gitcanary has acted on.
+	Control *Control `json:"control,omitempty"`
+	History []Entry  `json:"history,omitempty"`
 }
 
 // Weight is the share of traffic one version receives.

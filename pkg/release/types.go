@@ -6,6 +6,7 @@ package release
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 )
 
@@ -52,6 +53,33 @@ type Spec struct {
 	// ProgressDeadline bounds how long one action may take to converge
 	// before the release is abandoned (default 10m).
 	ProgressDeadline *Duration `json:"progressDeadline,omitempty"`
+	// Control is what people ask of the running release by editing it (a
+	// Release custom resource or a file under releases/, driven by
+	// `gitcanary run`). It is not part of what the release is: changing it
+	// does not make a different release.
+	Control *Control `json:"control,omitempty"`
+}
+
+// Control holds requests to a running release. gitcanary acts on each
+// change once, when the release's phase allows it, and records what it
+// acted on in status.control.
+type Control struct {
+	// Approvals counts the approvals given; each one ends one pause. An
+	// approval given before a pause ends the next one.
+	Approvals int32 `json:"approvals,omitempty"`
+	// Weight is the new version's desired weight; a change routes it once.
+	Weight *int32 `json:"weight,omitempty"`
+	// Promote skips the remaining steps.
+	Promote bool `json:"promote,omitempty"`
+	// Abort abandons the release.
+	Abort bool `json:"abort,omitempty"`
+}
+
+// SameRelease reports whether two specs describe the same release: equal
+// but for Control.
+func SameRelease(a, b Spec) bool {
+	a.Control, b.Control = nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 // Repo is the GitOps repository and the Argo CD Application's source path in it.

@@ -106,6 +106,14 @@ func (v *validator) spec(s *Spec, opts ValidateOptions) {
 	}
 	v.traffic(s.Traffic)
 	v.steps(s.Steps)
+	if c := s.Control; c != nil {
+		if c.Approvals < 0 {
+			v.add("spec.control.approvals", "must not be negative, got %d", c.Approvals)
+		}
+		if c.Weight != nil && (*c.Weight < 0 || *c.Weight > 100) {
+			v.add("spec.control.weight", "must be between 0 and 100, got %d", *c.Weight)
+		}
+	}
 	if s.ProgressDeadline != nil && s.ProgressDeadline.Duration <= 0 {
 		v.add("spec.progressDeadline", "must be positive, got %s", s.ProgressDeadline.Duration)
 	}

@@ -1,0 +1,92 @@
+package machine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// errNoControl: spec.control asks for nothing the release can do now.
+var errNoControl = errors.New("nothing to act on")
+
+// Control acts on spec.control: the first request gitcanary has not acted
+// on that the release's phase allows, as one commit that also records it
+// in status.control. Requests wait for a phase that allows them (an
+// approval given early ends the next pause; a weight asked while
+// preparing is routed once the route exists) and are dropped when the
+// release has ended. Approvals end pauses that wait for one (`pause: {}`);
+// a timed pause runs its course. acted is false when there was nothing to do.
+func (m *Machine) Control(ctx context.Context, want *release.Control) (res git.Result, acted bool, err error) {
+	if want == nil {
+		return git.Result{}, false, nil
+	}
+	res, err = m.commitNow(ctx, func(d *draft) error {
+		mut, handled := pendingControl(d.rec, *want)
+		if mut == nil {
+			return errNoControl
+		}
+		if err := mut(d); err != nil {
+			return err
+		}
+		d.rec.Status.Control = &handled
+		return nil
+	})
+	if errors.Is(err, errNoControl) {
+		return git.Result{}, false, nil
+	}
+	return res, err == nil, err
+}
+
+// pendingControl returns the mutation for the first request of want not
+// yet acted on that rec's phase allows, and status.control after it; nil
+// when there is none.
+func pendingControl(rec *release.Release, want release.Control) (mutation, release.Control) {
+	st := rec.Status
+	var done release.Control
+	if st.Control != nil {
+		done = *st.Control
+	}
+	in := func(ps ...release.Phase) bool {
+		for _, p := range ps {
+			if st.Phase == p {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case want.Abort && !done.Abort && in(release.Preparing, release.Routing, release.Progressing, release.Paused, release.Promoting):
+		done.Abort = true
+		return abandon("Aborted", "aborted through spec.control.abort"), done
+	case want.Promote && !done.Promote && in(release.Routing, release.Progressing, release.Paused):
+		done.Promote = true
+		return promoteRoutes("promoted through spec.control.promote"), done
+	case want.Weight != nil && (done.Weight == nil || *done.Weight != *want.Weight) && in(release.Routing, release.Progressing, release.Paused):
+		w := *want.Weight
+		done.Weight = &w
+		return setWeight(w), done
+	case want.Approvals > done.Approvals && awaitsApproval(rec):
+		done.Approvals++
+		return func(d *draft) error {
+			if err := approve(d); err != nil {
+				return err
+			}
+			d.message = fmt.Sprintf("%s (approval %d of spec.control)", d.message, done.Approvals)
+			return nil
+		}, done
+	}
+	return nil, done
+}
+
+// awaitsApproval reports whether the release is in a pause without a duration.
+func awaitsApproval(rec *release.Release) bool {
+	st := rec.Status
+	if st.Phase != release.Paused || st.Step < 0 || st.Step >= len(rec.Spec.Steps) {
+		return false
+	}
+	p := rec.Spec.Steps[st.Step].Pause
+	return p != nil && p.Duration == nil
+}
