@@ -52,7 +52,7 @@ func codeOf(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused),
+	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused), errors.Is(err, argocd.ErrNotAuthorized),
 		errors.Is(err, machine.ErrExists), errors.Is(err, machine.ErrNotFound):
 		return ExitInvalid
 	case errors.Is(err, context.DeadlineExceeded):
@@ -88,6 +88,7 @@ type globals struct {
 	gitPass    string
 	configFile string
 	locale     string
+	instance   string
 	// argoEnvErr is a problem in ARGOCD_* variables, reported when Argo CD is needed.
 	argoEnvErr error
 }
@@ -118,6 +119,7 @@ applies, so git always equals the cluster and git log is the audit trail.`,
 	g.gitPass = os.Getenv("GITCANARY_GIT_PASSWORD")
 	f.StringVar(&g.configFile, "config", os.Getenv(config.Env), "gitcanary config file with custom workload kinds (env "+config.Env+"; default "+displayHome(config.DefaultPath())+" when it exists)")
 	g.locale = kube.Locale(os.Getenv)
+	f.StringVar(&g.instance, "instance", envOr("GITCANARY_INSTANCE", argocd.DefaultInstance), "this gitcanary's name in Applications' "+argocd.GrantAnnotation+" annotation (env GITCANARY_INSTANCE)")
 	root.AddCommand(newLint(g), newPlan(g), newStart(g), newStatus(g), newSetWeight(g), newApprove(g),
 		newPromote(g), newAbort(g), newHistory(g), newDoctor(g))
 	return root
@@ -186,7 +188,7 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 		closer.Close()
 		return d, nil, err
 	}
-	d.Argo, d.Cluster = client, cluster
+	d.Argo, d.Cluster = argocd.Granted(client, g.instance), cluster
 	return d, func() { closer.Close() }, nil
 }
 
@@ -222,6 +224,13 @@ func (g *globals) kinds() (*kube.Kinds, error) {
 		return nil, exit(ExitInvalid, err)
 	}
 	return kinds, nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 // displayHome shows a path under the home directory as ~/… in help text.

@@ -92,6 +92,9 @@ type Outcome struct {
 	Did string
 	// Commit is the commit made or synced, if any.
 	Commit string
+	// Pushes is how many pushes a commit took (more than 1: rejected
+	// pushes were retried on a new head).
+	Pushes int
 	// Wait is set when the release waits; Reason says for what.
 	Wait   time.Duration
 	Reason string
@@ -180,7 +183,7 @@ func (m *Machine) Step(ctx context.Context) (Outcome, error) {
 		if err != nil {
 			return out, err
 		}
-		out.Did, out.Commit = "commit", res.Commit.Hash
+		out.Did, out.Commit, out.Pushes = "commit", res.Commit.Hash, res.Attempts
 	case doDone:
 		out.Done = true
 	}

@@ -1,0 +1,141 @@
+// Package controller is `gitcanary run`: a long-running process that drives
+// releases by itself, from Release custom resources and from Release files
+// under releases/ in watched git repositories. Both sources go through one
+// Driver, which does what a person at the CLI would: start the release,
+// act on spec.control, and step it. Waits are requeues, never sleeps.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/argocd"
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/kustomize"
+	"github.com/gitcanary/gitcanary/pkg/machine"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// Driver reconciles one release at a time; it is safe for concurrent use
+// on different releases.
+type Driver struct {
+	// OpenRepo opens (or returns the cached) clone of an app repository.
+	OpenRepo func(ctx context.Context, r release.Repo) (git.Repo, error)
+	Argo     argocd.Client
+	Cluster  kube.Cluster
+	Kinds    *kube.Kinds
+	Builder  kustomize.Builder
+	Clock    func() time.Time
+	Log      *slog.Logger
+	// Poll bounds how long a release waits before it is looked at again
+	// when nothing tells the controller it changed (Argo CD syncing, pods
+	// becoming ready). Default 5s.
+	Poll    time.Duration
+	Metrics *Metrics
+
+	repos sync.Map // repoKey → git.Repo
+}
+
+// Result is what one reconcile did.
+type Result struct {
+	// Record is the release as recorded in git after the reconcile; nil
+	// when it could not be read.
+	Record *release.Release
+	// Did is "start", "control", "commit", "sync" or "" (a check).
+	Did    string
+	Commit string
+	// Pushes a commit took (see machine.Outcome).
+	Pushes int
+	// Converged: the release's last commit has taken effect.
+	Converged bool
+	// Reason says what the release waits for, when it waits.
+	Reason string
+	// Requeue is when to look again; 0 with Done false means at once.
+	Requeue time.Duration
+	Done    bool
+}
+
+// ErrChangedSpec: the release in git has another spec than the source's.
+var ErrChangedSpec = errors.New("the release's spec differs from the one it started with")
+
+// Reconcile moves a release one side effect further: it starts it when git
+// has no record of it, else acts on the first pending spec.control
+// request, else takes one Step.
+func (d *Driver) Reconcile(ctx context.Context, r *release.Release) (Result, error) {
+	start := time.Now()
+	res, err := d.reconcile(ctx, r)
+	d.Metrics.observe(r, res, err, time.Since(start))
+	return res, err
+}
+
+func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, error) {
+	repo, err := d.repo(ctx, r.Spec.Repo)
+	if err != nil {
+		return Result{}, err
+	}
+	m := machine.New(machine.Deps{Repo: repo, Argo: d.Argo, Cluster: d.Cluster, Kinds: d.Kinds, Builder: d.Builder, Clock: d.Clock, Log: d.Log},
+		r.Metadata.Name, r.Spec.Repo.Path)
+	rec, _, err := m.Load(ctx)
+	switch {
+	case errors.Is(err, machine.ErrNotFound):
+		res, err := m.Start(ctx, r)
+		if err != nil {
+			return Result{}, err
+		}
+		rec, _, err := m.Load(ctx)
+		return Result{Record: rec, Did: "start", Commit: res.Commit.Hash, Pushes: res.Attempts}, err
+	case err != nil:
+		return Result{}, err
+	case !release.SameRelease(rec.Spec, r.Spec):
+		return Result{Record: rec}, fmt.Errorf("release %s: %w; a new release needs a new name: %w", r.Metadata.Name, ErrChangedSpec, release.ErrInvalid)
+	}
+	if !rec.Status.Phase.Terminal() {
+		res, acted, err := m.Control(ctx, r.Spec.Control)
+		if err != nil {
+			return Result{Record: rec}, err
+		}
+		if acted {
+			rec, _, err := m.Load(ctx)
+			return Result{Record: rec, Did: "control", Commit: res.Commit.Hash, Pushes: res.Attempts}, err
+		}
+	}
+	out, err := m.Step(ctx)
+	if err != nil {
+		return Result{Record: rec}, err
+	}
+	res := Result{Record: out.Release, Did: out.Did, Commit: out.Commit, Pushes: out.Pushes, Reason: out.Reason, Done: out.Done, Converged: out.Converged}
+	if out.Did == "" && !out.Done {
+		res.Requeue = d.poll()
+		if out.Wait > 0 && out.Wait < res.Requeue {
+			res.Requeue = out.Wait
+		}
+	}
+	return res, nil
+}
+
+func (d *Driver) poll() time.Duration {
+	if d.Poll > 0 {
+		return d.Poll
+	}
+	return 5 * time.Second
+}
+
+// repo returns the cached clone of a repository: one per URL and branch,
+// shared by every release in it.
+func (d *Driver) repo(ctx context.Context, r release.Repo) (git.Repo, error) {
+	key := r.URL + "#" + r.BranchOrDefault()
+	if v, ok := d.repos.Load(key); ok {
+		return v.(git.Repo), nil
+	}
+	repo, err := d.OpenRepo(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	v, _ := d.repos.LoadOrStore(key, repo)
+	return v.(git.Repo), nil
+}
