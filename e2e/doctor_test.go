@@ -37,7 +37,7 @@ func TestDoctor(t *testing.T) {
 	want := clusterLines(cfg.Host, version.Server.GitVersion) +
 		fmt.Sprintf("[ok]   namespace injection     namespace %s has no istio-injection or istio.io/rev label: the versions gitcanary creates get the pod label sidecar.istio.io/inject=true, which Istio injects\n", s.ns) +
 		fmt.Sprintf("[ok]   Argo CD API             %s answers\n", s.env.ArgoServer) +
-		fmt.Sprintf("[ok]   Argo CD Application     %s deploys %s path apps/reviews at main, manual sync\n", s.ns, s.url) +
+		fmt.Sprintf("[ok]   Argo CD Application     %s deploys %s path apps/reviews at main, manual sync, granted to gitcanary\n", s.ns, s.url) +
 		fmt.Sprintf("[ok]   app path renders        apps/reviews at main (%s): 5 objects\n", git.ShortHash(head)) +
 		fmt.Sprintf("[ok]   release source          release reviews-v2 commits to what Application %s deploys\n", s.ns) +
 		"gitcanary: doctor: a check failed; its remedy is printed under it\n"

@@ -35,7 +35,7 @@ Exit code 0 when nothing fails (warnings allowed), 1 when a check fails.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env := doctor.Env{App: app, Namespace: namespace}
+			env := doctor.Env{App: app, Namespace: namespace, Instance: g.instance}
 			if file != "" {
 				r, err := g.readRelease(file)
 				if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -56,8 +57,17 @@ func (s *state) application(context.Context) Result {
 		return fail("deploy the app path with an Application of one spec.source, and name it with --app or spec.argocd.application",
 			"Application %s has %d sources (spec.sources): gitcanary commits to and syncs one source", name, len(spec.Sources))
 	}
+	instance := s.env.Instance
+	if instance == "" {
+		instance = argocd.DefaultInstance
+	}
+	grant := s.app.Annotations[argocd.GrantAnnotation]
+	if !slices.Contains(strings.Split(strings.ReplaceAll(grant, " ", ""), ","), instance) {
+		return fail(fmt.Sprintf("annotate Application %s with %s: %s (comma-separate several instances)", name, argocd.GrantAnnotation, instance),
+			"Application %s does not grant gitcanary instance %q its syncs (%s is %q)", name, instance, argocd.GrantAnnotation, grant)
+	}
 	src := spec.GetSource()
-	return ok("%s deploys %s path %s at %s, manual sync", name, src.RepoURL, src.Path, orHEAD(src.TargetRevision))
+	return ok("%s deploys %s path %s at %s, manual sync, granted to %s", name, src.RepoURL, src.Path, orHEAD(src.TargetRevision), instance)
 }
 
 func orHEAD(rev string) string {

@@ -52,6 +52,7 @@ type Env struct {
 	Renderer Renderer
 
 	App       string           // the Application's name; "" when none was given
+	Instance  string           // this gitcanary's name in the grant annotation (default gitcanary)
 	Namespace string           // the workload's namespace; "" when none was given
 	Release   *release.Release // the release file, when one was given
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"strings"
 	"testing"
 
@@ -102,7 +103,7 @@ func newWorld(t *testing.T) *world {
 
 func application(name, repo, path, revision string) *v1alpha1.Application {
 	return &v1alpha1.Application{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "argocd"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "argocd", Annotations: map[string]string{argocd.GrantAnnotation: "gitcanary"}},
 		Spec:       v1alpha1.ApplicationSpec{Source: &v1alpha1.ApplicationSource{RepoURL: repo, Path: path, TargetRevision: revision}},
 	}
 }
@@ -121,7 +122,7 @@ const healthyKube = `[ok]   Kubernetes API          https://10.0.0.1:6443, Kuber
 `
 
 const healthyArgo = `[ok]   Argo CD API             argocd.example:443 answers
-[ok]   Argo CD Application     reviews deploys https://git.example/apps.git path apps/reviews at main, manual sync
+[ok]   Argo CD Application     reviews deploys https://git.example/apps.git path apps/reviews at main, manual sync, granted to gitcanary
 [ok]   app path renders        apps/reviews at main (0123abcd): 5 objects
 [ok]   release source          release reviews-v2 commits to what Application reviews deploys
 `
@@ -285,7 +286,7 @@ func TestChecklist(t *testing.T) {
 				w.renderer.err = errors.New("kustomize build /repo/apps/reviews: accumulating resources: missing.yaml: file does not exist")
 			},
 			want: healthyKube + `[ok]   Argo CD API             argocd.example:443 answers
-[ok]   Argo CD Application     reviews deploys https://git.example/apps.git path apps/reviews at main, manual sync
+[ok]   Argo CD Application     reviews deploys https://git.example/apps.git path apps/reviews at main, manual sync, granted to gitcanary
 [FAIL] app path renders        kustomize build /repo/apps/reviews: accumulating resources: missing.yaml: file does not exist
        remedy: fix the kustomization: ‵kustomize build apps/reviews‵ in a checkout of branch main shows the same error
 [ok]   release source          release reviews-v2 commits to what Application reviews deploys
@@ -298,7 +299,7 @@ func TestChecklist(t *testing.T) {
 				w.renderer.err = fmt.Errorf("%w: fetch https://git.example/apps.git: authentication required", ErrFetch)
 			},
 			want: healthyKube + `[ok]   Argo CD API             argocd.example:443 answers
-[ok]   Argo CD Application     reviews deploys https://git.example/apps.git path apps/reviews at main, manual sync
+[ok]   Argo CD Application     reviews deploys https://git.example/apps.git path apps/reviews at main, manual sync, granted to gitcanary
 [FAIL] app path renders        cannot read the repository: fetch https://git.example/apps.git: authentication required
        remedy: check the repoURL and that gitcanary may read it (GITCANARY_GIT_USERNAME and GITCANARY_GIT_PASSWORD for http(s)); targetRevision must be a branch, the one gitcanary commits to
 [ok]   release source          release reviews-v2 commits to what Application reviews deploys
@@ -311,7 +312,7 @@ func TestChecklist(t *testing.T) {
 				w.argo.SetApp(application("reviews", "https://git.example/other.git", "apps/other", "HEAD"))
 			},
 			want: healthyKube + `[ok]   Argo CD API             argocd.example:443 answers
-[ok]   Argo CD Application     reviews deploys https://git.example/other.git path apps/other at HEAD, manual sync
+[ok]   Argo CD Application     reviews deploys https://git.example/other.git path apps/other at HEAD, manual sync, granted to gitcanary
 [ok]   app path renders        apps/other at main (0123abcd): 5 objects (targetRevision HEAD: read branch main)
 [warn] release source          spec.repo.url is https://git.example/apps.git, the Application's repoURL https://git.example/other.git; spec.repo.path is apps/reviews, the Application's path apps/other
        remedy: make spec.repo of release reviews-v2 name what Application reviews deploys: gitcanary commits to spec.repo, Argo CD deploys its source
