@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/gitcanary/gitcanary/e2e/testbed"
@@ -33,6 +35,7 @@ type scenario struct {
 	t       testing.TB
 	env     testbed.Env
 	ns      string
+	apps    fs.FS // the app repository seeded, fixtures.Apps unless an option changes it
 	server  *gittest.Server
 	url     string
 	cache   string
@@ -49,14 +52,40 @@ func randSuffix() string {
 	return hex.EncodeToString(b)
 }
 
+// option changes a scenario before its app is seeded and deployed.
+type option func(*scenario)
+
+// withFile seeds the app repository with the file at path (e.g.
+// apps/reviews/deployment.yaml) replaced by data.
+func withFile(path string, data []byte) option {
+	return func(s *scenario) {
+		files := fstest.MapFS{path: {Data: data}}
+		err := fs.WalkDir(s.apps, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || p == path {
+				return err
+			}
+			b, err := fs.ReadFile(s.apps, p)
+			files[p] = &fstest.MapFile{Data: b}
+			return err
+		})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.apps = files
+	}
+}
+
 // newScenario deploys the fixture app at its stable version and writes a
 // Release file of it with the given parameters (repository, Application and
 // namespace are filled in).
-func newScenario(t testing.TB, name string, p templates.ReleaseParams) *scenario {
+func newScenario(t testing.TB, name string, p templates.ReleaseParams, opts ...option) *scenario {
 	env := testbed.Require(t)
 	ctx := context.Background()
-	s := &scenario{t: t, env: env, ns: name + "-" + randSuffix(), server: gittest.NewServer(t), cache: t.TempDir()}
-	s.url = s.server.CreateRepoFS(t, "apps.git", fixtures.Apps, "")
+	s := &scenario{t: t, env: env, ns: name + "-" + randSuffix(), apps: fixtures.Apps, server: gittest.NewServer(t), cache: t.TempDir()}
+	for _, o := range opts {
+		o(s)
+	}
+	s.url = s.server.CreateRepoFS(t, "apps.git", s.apps, "")
 	env.Kubectl(t, "create", "namespace", s.ns)
 	app, err := templates.Application(templates.ApplicationParams{Name: s.ns, RepoURL: s.url, Path: "apps/reviews", Revision: "main", Namespace: s.ns})
 	if err != nil {
@@ -183,6 +212,24 @@ func (s *scenario) drive(m *machine.Machine, until machine.Until) *release.Relea
 	return r
 }
 
+// synced reads the release's record at the commit Argo CD last synced.
+func (s *scenario) synced(ctx context.Context) *release.Release {
+	s.t.Helper()
+	app, err := s.argo.Get(ctx, s.ns, false)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	st := app.Status.OperationState
+	if st == nil || st.SyncResult == nil {
+		s.t.Fatalf("Argo CD has synced nothing of %s", s.ns)
+	}
+	rec, err := release.Parse([]byte(s.server.Git(s.t, "apps.git", "show", st.SyncResult.Revision+":apps/reviews/.gitcanary/releases/reviews-v2.yaml")))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return rec
+}
+
 // checkConverged asserts the three views agree after a phase converged:
 // git's record, Argo CD at the head commit, the cluster's weights.
 func (s *scenario) checkConverged(ctx context.Context, rec *release.Release) {
@@ -239,7 +286,14 @@ func (s *scenario) routes(ctx context.Context) string {
 }
 
 func (s *scenario) exists(name string) bool {
-	ok, err := s.cluster.Exists(context.Background(), kube.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Resource: "deployments", Namespace: s.ns, Name: name})
+	return s.existsAs(kube.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Resource: "deployments"}, name)
+}
+
+// existsAs reports whether the scenario's namespace has an object of
+// kind's group, version and resource named name.
+func (s *scenario) existsAs(kind kube.Ref, name string) bool {
+	kind.Namespace, kind.Name = s.ns, name
+	ok, err := s.cluster.Exists(context.Background(), kind)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ type ReleaseParams struct {
 	RepoURL          string
 	Application      string // default reviews
 	Namespace        string // default bookinfo
+	Kind             string // the stable workload's kind, default Deployment
 	Workload         string // the stable workload, default reviews-v1
 	Version          string // default v2
 	Tag              string // the new image tag, default 2.0
@@ -47,6 +48,7 @@ func Release(p ReleaseParams) ([]byte, error) {
 	def(&p.Name, "reviews-v2")
 	def(&p.Application, "reviews")
 	def(&p.Namespace, "bookinfo")
+	def(&p.Kind, "Deployment")
 	def(&p.Workload, "reviews-v1")
 	def(&p.Version, "v2")
 	def(&p.Tag, "2.0")
