@@ -121,7 +121,7 @@ applies, so git always equals the cluster and git log is the audit trail.`,
 	g.locale = kube.Locale(os.Getenv)
 	f.StringVar(&g.instance, "instance", envOr("GITCANARY_INSTANCE", argocd.DefaultInstance), "this gitcanary's name in Applications' "+argocd.GrantAnnotation+" annotation (env GITCANARY_INSTANCE)")
 	root.AddCommand(newLint(g), newPlan(g), newStart(g), newStatus(g), newSetWeight(g), newApprove(g),
-		newPromote(g), newAbort(g), newHistory(g), newDoctor(g))
+		newPromote(g), newAbort(g), newHistory(g), newRun(g), newDoctor(g))
 	return root
 }
 

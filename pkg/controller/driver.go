@@ -139,3 +139,5 @@ func (d *Driver) repo(ctx context.Context, r release.Repo) (git.Repo, error) {
 	v, _ := d.repos.LoadOrStore(key, repo)
 	return v.(git.Repo), nil
 }
+
+var shortHash = git.ShortHash

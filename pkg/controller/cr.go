@@ -1,0 +1,241 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// ReleaseGVK names the Release custom resource.
+var ReleaseGVK = schema.GroupVersionKind{Group: "gitcanary.io", Version: "v1alpha1", Kind: "Release"}
+
+// Status is a Release custom resource's status: the release's record from
+// git, plus what Kubernetes tooling reads.
+type Status struct {
+	release.Status `json:",inline"`
+	// CanaryWeight is the new version's weight (a printer column).
+	CanaryWeight       int32              `json:"canaryWeight"`
+	ObservedGeneration int64              `json:"observedGeneration,omitempty"`
+	Conditions         []metav1.Condition `json:"conditions,omitempty"`
+	// Commit is the release's last commit.
+	Commit string `json:"commit,omitempty"`
+}
+
+// Condition types of a Release custom resource.
+const (
+	ConditionReady       = "Ready"       // promoted: the new version carries all traffic
+	ConditionProgressing = "Progressing" // the release is under way
+	ConditionStalled     = "Stalled"     // the controller cannot drive it (invalid, changed spec, errors)
+	ConditionPaused      = "Paused"      // in a pause step
+	ConditionAbandoned   = "Abandoned"   // ended without a promote
+)
+
+// CRReconciler drives Release custom resources.
+type CRReconciler struct {
+	Client   client.Client
+	Driver   *Driver
+	Recorder record.EventRecorder
+	Kinds    *kube.Kinds
+	// Workers is how many releases are reconciled at once (default 4).
+	Workers int
+}
+
+// SetupWithManager registers the reconciler. Only spec changes (including
+// spec.control) and the reconciler's own requeues wake a release; its
+// status writes do not.
+func (c *CRReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(ReleaseGVK)
+	workers := c.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(u, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Named("release").
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: workers}).
+		Complete(c)
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (c *CRReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(ReleaseGVK)
+	if err := c.Client.Get(ctx, req.NamespacedName, u); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Deleting the resource stops driving the release; git keeps
+			// it as it stands (docs/controller.md).
+			c.Driver.Metrics.Forget(req.Namespace, req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	r, err := decode(u, c.Kinds)
+	var res Result
+	if err == nil {
+		res, err = c.Driver.Reconcile(ctx, r)
+	}
+	old := currentStatus(u)
+	st := nextStatus(old, u.GetGeneration(), res, err, time.Now())
+	if err := c.writeStatus(ctx, u, old, st); err != nil {
+		return ctrl.Result{}, err
+	}
+	c.events(u, old, st, res, err)
+	switch {
+	case err != nil && errors.Is(err, release.ErrInvalid):
+		return ctrl.Result{}, nil // waits for a spec change
+	case err != nil:
+		return ctrl.Result{RequeueAfter: c.Driver.poll()}, nil
+	case res.Done:
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: res.Requeue}, nil
+}
+
+// decode reads a custom resource as a Release and validates it.
+func decode(u *unstructured.Unstructured, kinds *kube.Kinds) (*release.Release, error) {
+	data, err := json.Marshal(map[string]any{"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(), "spec": u.Object["spec"]})
+	if err != nil {
+		return nil, err
+	}
+	r, err := release.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	r.Metadata = release.Metadata{Name: u.GetName(), Namespace: u.GetNamespace(), Labels: u.GetLabels(), Annotations: u.GetAnnotations()}
+	opts := release.ValidateOptions{}
+	if kinds != nil {
+		opts.KnownKind = kinds.Known
+	}
+	if err := release.Validate(r, opts); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func currentStatus(u *unstructured.Unstructured) Status {
+	var st Status
+	if raw, ok := u.Object["status"]; ok {
+		data, _ := json.Marshal(raw)
+		_ = json.Unmarshal(data, &st)
+	}
+	return st
+}
+
+// nextStatus mirrors the git record into the resource's status, with
+// conditions saying where the release stands.
+func nextStatus(old Status, generation int64, res Result, err error, now time.Time) Status {
+	st := Status{ObservedGeneration: generation, Conditions: append([]metav1.Condition(nil), old.Conditions...), Commit: old.Commit}
+	if res.Record != nil && res.Record.Status != nil {
+		st.Status = *res.Record.Status
+		st.CanaryWeight = release.WeightOf(st.Weights, res.Record.Spec.Version)
+	} else {
+		st.Status, st.CanaryWeight = old.Status, old.CanaryWeight
+	}
+	if res.Commit != "" {
+		st.Commit = res.Commit
+	}
+	set := func(t string, ok bool, reason, msg string) {
+		s := metav1.ConditionFalse
+		if ok {
+			s = metav1.ConditionTrue
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: generation, LastTransitionTime: metav1.NewTime(now)})
+	}
+	phase := string(st.Phase)
+	if phase == "" {
+		phase = "Pending"
+	}
+	if err != nil {
+		set(ConditionStalled, true, stalledReason(err), err.Error())
+	} else {
+		set(ConditionStalled, false, "Driving", "")
+	}
+	waiting := res.Reason
+	if waiting == "" {
+		waiting = st.Message
+	}
+	set(ConditionReady, st.Phase == release.Promoted, phase, st.Message)
+	set(ConditionProgressing, !st.Phase.Terminal(), phase, waiting)
+	set(ConditionPaused, st.Phase == release.Paused, phase, waiting)
+	set(ConditionAbandoned, st.Phase == release.Abandoned, orPhase(st.Reason, phase), st.Message)
+	return st
+}
+
+func orPhase(reason, phase string) string {
+	if reason != "" {
+		return reason
+	}
+	return phase
+}
+
+func stalledReason(err error) string {
+	switch ErrorReason(err) {
+	case "invalid":
+		return "InvalidSpec"
+	case "changed-spec":
+		return "SpecChanged"
+	case "argocd":
+		return "ArgoCD"
+	case "refused":
+		return "Refused"
+	}
+	return "Error"
+}
+
+func (c *CRReconciler) writeStatus(ctx context.Context, u *unstructured.Unstructured, old, st Status) error {
+	if reflect.DeepEqual(old, st) {
+		return nil
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	u.Object["status"] = m
+	if err := c.Client.Status().Update(ctx, u); err != nil {
+		return fmt.Errorf("update status of Release %s/%s: %w", u.GetNamespace(), u.GetName(), err)
+	}
+	return nil
+}
+
+// events records a Kubernetes Event for every commit, sync and phase change.
+func (c *CRReconciler) events(u *unstructured.Unstructured, old, st Status, res Result, err error) {
+	if c.Recorder == nil {
+		return
+	}
+	if err != nil {
+		c.Recorder.Event(u, "Warning", stalledReason(err), err.Error())
+		return
+	}
+	switch res.Did {
+	case "start", "control", "commit":
+		c.Recorder.Eventf(u, "Normal", "Committed", "%s: commit %s (%s)", st.Action, shortHash(res.Commit), release.FormatWeights(st.Weights))
+	case "sync":
+		c.Recorder.Eventf(u, "Normal", "Synced", "Argo CD sync of %s requested", shortHash(res.Commit))
+	}
+	if st.Phase != old.Phase && st.Phase != "" {
+		c.Recorder.Eventf(u, "Normal", string(st.Phase), "phase %s → %s: %s", orPhase(string(old.Phase), "Pending"), st.Phase, st.Message)
+	}
+}
