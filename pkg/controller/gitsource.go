@@ -35,7 +35,7 @@ type GitSource struct {
 	Workers int
 	Log     *slog.Logger
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	due     map[string]time.Time // file key → when to reconcile it next
 	content map[string]string    // file key → the content last reconciled
 	broken  map[string]string    // file key → the problem last reported
