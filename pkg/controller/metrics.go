@@ -62,14 +62,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // ErrorReason classifies an error for gitcanary_errors_total.
 func ErrorReason(err error) string {
 	switch {
+	case errors.Is(err, ErrChangedSpec):
+		return "changed-spec"
 	case errors.Is(err, release.ErrInvalid):
 		return "invalid"
 	case errors.Is(err, machine.ErrRefused):
 		return "refused"
 	case errors.Is(err, argocd.ErrNotFound), errors.Is(err, argocd.ErrNotAuthorized):
 		return "argocd"
-	case errors.Is(err, ErrChangedSpec):
-		return "changed-spec"
 	}
 	return "other"
 }

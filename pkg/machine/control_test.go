@@ -52,7 +52,7 @@ func TestControlEarlyApproval(t *testing.T) {
 	if got.Status.Phase != release.Promoted || got.Status.Control == nil || got.Status.Control.Approvals != 1 {
 		t.Fatalf("phase %s, status.control %+v; want Promoted with 1 approval acted on", got.Status.Phase, got.Status.Control)
 	}
-	if a := strings.Join(w.actions(), " "); !strings.Contains(a, "step/3/pause approve/step/3 step/4/weight/100") {
+	if a := strings.Join(w.Actions(), " "); !strings.Contains(a, "step/3/pause approve/step/3 step/4/weight/100") {
 		t.Errorf("commits: %s", a)
 	}
 }
@@ -73,7 +73,7 @@ func TestControlWeightThenAbort(t *testing.T) {
 	if got.Status.Phase != release.Paused {
 		t.Errorf("phase %s after the weight; want still Paused", got.Status.Phase)
 	}
-	mustRoute(t, w.cluster, "v1=70,v2=30")
+	mustRoute(t, w.Cluster, "v1=70,v2=30")
 	if _, acted, err := m.Control(ctx, c); err != nil || acted {
 		t.Fatalf("the same weight again: acted=%v err=%v; want nothing", acted, err)
 	}
@@ -87,7 +87,7 @@ func TestControlWeightThenAbort(t *testing.T) {
 		t.Errorf("Control after the end: acted=%v err=%v; want nothing", acted, err)
 	}
 	want := "step/3/pause set-weight/30 abort revert abandoned"
-	if a := strings.Join(w.actions(), " "); !strings.HasSuffix(a, want) {
+	if a := strings.Join(w.Actions(), " "); !strings.HasSuffix(a, want) {
 		t.Errorf("commits:\n got %s\nwant ...%s", a, want)
 	}
 }

@@ -20,13 +20,13 @@ func TestStartChecksTheLiveCluster(t *testing.T) {
 
 	t.Run("stable workload not in the cluster", func(t *testing.T) {
 		w := newWorld(t)
-		w.cluster.SetWorkload(stable, kube.WorkloadStatus{})
+		w.Cluster.SetWorkload(stable, kube.WorkloadStatus{})
 		_, err := w.machine(t).Start(ctx, testRelease(t))
 		want := "Deployment bookinfo/reviews-v1 is in git but not in the cluster: sync the Argo CD Application before a release"
 		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, release.ErrInvalid) {
 			t.Fatalf("Start: %v\nwant %s (invalid input)", err, want)
 		}
-		if n := len(w.server.Commits(t, "apps.git")); n != 1 {
+		if n := len(w.Server.Commits(t, "apps.git")); n != 1 {
 			t.Errorf("%d commits; want none made", n-1)
 		}
 	})
@@ -41,19 +41,19 @@ func TestStartChecksTheLiveCluster(t *testing.T) {
 		if err := kinds.Register(dep); err != nil {
 			t.Fatal(err)
 		}
-		w.cluster.SetWorkload(kube.Ref{Group: "example.com", Kind: "Deployment", Namespace: namespace, Name: "reviews-v1"},
+		w.Cluster.SetWorkload(kube.Ref{Group: "example.com", Kind: "Deployment", Namespace: namespace, Name: "reviews-v1"},
 			kube.WorkloadStatus{Found: true, Replicas: 2, Unresolved: ".status.readyReplica"})
 		m := w.machine(t)
 		m.deps.Kinds = kinds
 		app := fixtureApp(t)
 		app.Files["apps/reviews/deployment.yaml"] = []byte(strings.Replace(string(app.Files["apps/reviews/deployment.yaml"]), "apiVersion: apps/v1", "apiVersion: example.com/v1", 1))
-		w.server.Push(t, "apps.git", map[string][]byte{"apps/reviews/deployment.yaml": app.Files["apps/reviews/deployment.yaml"]}, "a custom kind")
+		w.Server.Push(t, "apps.git", map[string][]byte{"apps/reviews/deployment.yaml": app.Files["apps/reviews/deployment.yaml"]}, "a custom kind")
 		_, err := m.Start(ctx, testRelease(t))
 		want := "Deployment bookinfo/reviews-v1: path .status.readyReplica of custom workload deployments does not resolve in the live object; check customWorkloads in the config file"
 		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, release.ErrInvalid) {
 			t.Fatalf("Start: %v\nwant %s (invalid input)", err, want)
 		}
-		if n := len(w.server.Commits(t, "apps.git")); n != 2 {
+		if n := len(w.Server.Commits(t, "apps.git")); n != 2 {
 			t.Errorf("%d commits; want none made by gitcanary", n-2)
 		}
 	})
@@ -72,11 +72,11 @@ func TestStartChecksTheLiveCluster(t *testing.T) {
 	} {
 		t.Run("namespace with "+tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.cluster.SetNamespaceLabels(namespace, tt.labels)
+			w.Cluster.SetNamespaceLabels(namespace, tt.labels)
 			if _, err := w.machine(t).Start(ctx, testRelease(t)); err != nil {
 				t.Fatal(err)
 			}
-			objs, err := overlay.ParseObjects(w.manifestsAt("main"))
+			objs, err := overlay.ParseObjects(w.ManifestsAt("main"))
 			if err != nil {
 				t.Fatal(err)
 			}

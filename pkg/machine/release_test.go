@@ -5,128 +5,41 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/gitcanary/gitcanary/fixtures"
-	"github.com/gitcanary/gitcanary/pkg/argocd/argocdtest"
 	"github.com/gitcanary/gitcanary/pkg/git"
-	"github.com/gitcanary/gitcanary/pkg/git/gittest"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kube/kubetest"
-	"github.com/gitcanary/gitcanary/pkg/kustomize"
-	"github.com/gitcanary/gitcanary/pkg/overlay"
+	"github.com/gitcanary/gitcanary/pkg/machine/machinetest"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
-// clock is a fake clock that Sleep advances: timed pauses and deadlines
-// pass without real waiting.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
-
-// world is a release's surroundings: a real git server on loopback and a
-// scripted Argo CD that applies each synced revision's render to an
-// in-memory cluster.
+// world is machinetest's World plus the machine's own clone cache.
 type world struct {
-	t       testing.TB
-	server  *gittest.Server
-	url     string
-	cache   string
-	argo    *argocdtest.Fake
-	cluster *kubetest.Fake
-	clock   *clock
-	before  []byte // the app's render before any release
+	*machinetest.World
+	cache string
 }
 
-const namespace = "bookinfo"
+const namespace = machinetest.Namespace
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	w := &world{t: t, server: gittest.NewServer(t), cache: t.TempDir(), argo: argocdtest.New(), cluster: kubetest.New(),
-		clock: &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}}
-	w.url = w.server.CreateRepoFS(t, "apps.git", fixtures.Apps, "")
-	w.argo.Clock = w.clock.Now
-	w.argo.AddApp("reviews")
-	w.argo.OnSync = func(name, revision string, prune bool) error {
-		out, err := w.renderAt(revision)
-		if err != nil {
-			return err
-		}
-		return w.cluster.Apply(out, prune)
-	}
-	objs, err := w.renderAt("main") // the app as it runs before any release
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.cluster.Apply(objs, false); err != nil {
-		t.Fatal(err)
-	}
-	w.before = w.manifestsAt("main")
-	return w
-}
-
-func (w *world) manifestsAt(rev string) []byte {
-	w.t.Helper()
-	files := map[string][]byte{}
-	for _, p := range strings.Fields(w.server.Git(w.t, "apps.git", "ls-tree", "-r", "--name-only", rev)) {
-		files[p] = []byte(w.server.Git(w.t, "apps.git", "show", rev+":"+p))
-	}
-	app, err := NewApp(rev, "apps/reviews", files)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	out, err := app.Build(context.Background(), &kustomize.Krusty{}, nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return out
-}
-
-func (w *world) renderAt(rev string) ([]*unstructured.Unstructured, error) {
-	objs, err := overlay.ParseObjects(w.manifestsAt(rev))
-	if err != nil {
-		return nil, err
-	}
-	var out []*unstructured.Unstructured
-	for _, o := range objs {
-		u := &unstructured.Unstructured{Object: o}
-		u.SetNamespace(namespace) // Argo CD's destination namespace
-		out = append(out, u)
-	}
-	return out, nil
+	return &world{World: machinetest.New(t), cache: t.TempDir()}
 }
 
 func (w *world) machine(t testing.TB) *Machine {
 	t.Helper()
-	repo, err := git.Open(context.Background(), git.Options{URL: w.url, Branch: "main", CacheDir: w.cache})
+	repo, err := git.Open(context.Background(), git.Options{URL: w.URL, Branch: "main", CacheDir: w.cache})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Deps{Repo: repo, Argo: w.argo, Cluster: w.cluster, Clock: w.clock.Now, Sleep: w.clock.Sleep}, "reviews-v2", "apps/reviews")
+	return New(Deps{Repo: repo, Argo: w.Argo, Cluster: w.Cluster, Clock: w.Clock.Now, Sleep: w.Clock.Sleep}, "reviews-v2", "apps/reviews")
 }
 
 func ref(name string) kube.Ref {
 	return kube.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Resource: "deployments", Namespace: namespace, Name: name}
-}
-
-// actions lists the Gitcanary-Action trailers on the branch, oldest first.
-func (w *world) actions() []string {
-	w.t.Helper()
-	out := w.server.Git(w.t, "apps.git", "log", "--reverse", "--format=%(trailers:key=Gitcanary-Action,valueonly)", "main")
-	return strings.Fields(out)
 }
 
 func run(t *testing.T, m *Machine, until Until) *release.Release {
@@ -185,7 +98,7 @@ func TestReleaseToPromote(t *testing.T) {
 	if release.FormatWeights(got.Status.Weights) != "v1=50,v2=50" {
 		t.Fatalf("paused with weights %s", release.FormatWeights(got.Status.Weights))
 	}
-	mustRoute(t, w.cluster, "v1=50,v2=50")
+	mustRoute(t, w.Cluster, "v1=50,v2=50")
 	if _, err := m.Approve(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -194,14 +107,14 @@ func TestReleaseToPromote(t *testing.T) {
 		t.Fatalf("phase %s, want Promoted", got.Status.Phase)
 	}
 	want := "start route step/0/weight/10 step/1/pause step/2/weight/50 step/3/pause approve/step/3 step/4/weight/100 promote retire promoted"
-	if a := strings.Join(w.actions(), " "); a != want {
+	if a := strings.Join(w.Actions(), " "); a != want {
 		t.Errorf("commits:\n got %s\nwant %s", a, want)
 	}
-	mustExist(t, w.cluster, "reviews-v1", false)
-	mustExist(t, w.cluster, "reviews-v2", true)
-	mustRoute(t, w.cluster, "v2=100")
+	mustExist(t, w.Cluster, "reviews-v1", false)
+	mustExist(t, w.Cluster, "reviews-v2", true)
+	mustRoute(t, w.Cluster, "v2=100")
 	// Every commit was synced exactly once, in order; only the retirement pruned.
-	syncs := w.argo.Syncs()
+	syncs := w.Argo.Syncs()
 	if len(syncs) != len(strings.Fields(want)) {
 		t.Errorf("%d syncs for %d commits", len(syncs), len(strings.Fields(want)))
 	}
@@ -215,7 +128,7 @@ func TestReleaseToPromote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if head := w.manifestsAt("main"); !bytes.Equal(head, states[len(states)-2].Manifests) {
+	if head := w.ManifestsAt("main"); !bytes.Equal(head, states[len(states)-2].Manifests) {
 		t.Errorf("promoted head renders differently from plan's promoted state:\n%s", head)
 	}
 }
@@ -235,13 +148,13 @@ func TestAbandonAtFiftyPercent(t *testing.T) {
 	if got.Status.Phase != release.Abandoned || got.Status.Reason != "Aborted" || got.Status.Message != "error budget burning" {
 		t.Fatalf("status %+v", got.Status)
 	}
-	if head := w.manifestsAt("main"); !bytes.Equal(head, w.before) {
+	if head := w.ManifestsAt("main"); !bytes.Equal(head, w.Before) {
 		t.Errorf("after abandon the app renders differently from before:\n%s", head)
 	}
-	mustExist(t, w.cluster, "reviews-v2", false)
-	mustExist(t, w.cluster, "reviews-v1", true)
-	mustRoute(t, w.cluster, "v1=100")
-	acts := w.actions()
+	mustExist(t, w.Cluster, "reviews-v2", false)
+	mustExist(t, w.Cluster, "reviews-v1", true)
+	mustRoute(t, w.Cluster, "v1=100")
+	acts := w.Actions()
 	if tail := strings.Join(acts[len(acts)-3:], " "); tail != "abort revert abandoned" {
 		t.Errorf("last commits %s", tail)
 	}
@@ -249,7 +162,7 @@ func TestAbandonAtFiftyPercent(t *testing.T) {
 
 func TestBrokenCanaryAbandonsAtDeadline(t *testing.T) {
 	w := newWorld(t)
-	w.cluster.HoldReady(ref("reviews-v2"), 0)
+	w.Cluster.HoldReady(ref("reviews-v2"), 0)
 	m := w.machine(t)
 	r := testRelease(t, func(r *release.Release) {
 		r.Spec.ProgressDeadline = &release.Duration{Duration: 30 * time.Second}
@@ -264,10 +177,10 @@ func TestBrokenCanaryAbandonsAtDeadline(t *testing.T) {
 	if !strings.Contains(got.Status.Message, "reviews-v2 has 0 of 2 replicas ready") {
 		t.Errorf("message does not say why: %q", got.Status.Message)
 	}
-	if a := strings.Join(w.actions(), " "); a != "start abort revert abandoned" {
+	if a := strings.Join(w.Actions(), " "); a != "start abort revert abandoned" {
 		t.Errorf("the broken canary advanced: %s", a)
 	}
-	mustExist(t, w.cluster, "reviews-v2", false)
+	mustExist(t, w.Cluster, "reviews-v2", false)
 }
 
 func TestAbortPreemptsTimedPause(t *testing.T) {
@@ -288,7 +201,7 @@ func TestAbortPreemptsTimedPause(t *testing.T) {
 	if got.Status.Phase != release.Abandoned {
 		t.Fatalf("phase %s", got.Status.Phase)
 	}
-	if waited := w.clock.Now().Sub(paused.Status.PausedAt); waited >= 24*time.Hour {
+	if waited := w.Clock.Now().Sub(paused.Status.PausedAt); waited >= 24*time.Hour {
 		t.Errorf("abort waited for the pause: %s", waited)
 	}
 }
@@ -314,7 +227,7 @@ func TestManualSetWeightAndApprove(t *testing.T) {
 			break
 		}
 	}
-	mustRoute(t, w.cluster, "v1=30,v2=70")
+	mustRoute(t, w.Cluster, "v1=30,v2=70")
 	if _, err := m.SetWeight(ctx, 101); err == nil {
 		t.Error("set-weight 101 accepted")
 	}
@@ -353,7 +266,7 @@ func TestResumeFromGitAlone(t *testing.T) {
 		t.Fatalf("phase %s", got.Status.Phase)
 	}
 	seen := map[string]bool{}
-	for _, a := range w.actions() {
+	for _, a := range w.Actions() {
 		if seen[a] {
 			t.Errorf("action %s committed twice", a)
 		}
