@@ -1,0 +1,66 @@
+package controller
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/machine/machinetest"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// TestGitSource: a Release file committed under releases/ starts a
+// release, an edit of its spec.control approves it, a broken file is
+// reported and skipped, and a deleted file is no longer driven.
+func TestGitSource(t *testing.T) {
+	w := machinetest.New(t)
+	d := newDriver(t, w)
+	config := w.Server.CreateRepo(t, "config.git", map[string][]byte{
+		"releases/reviews-v2.yaml": releaseDoc(t, w.URL, ""),
+		"releases/broken.yaml":     []byte("apiVersion: gitcanary.io/v1alpha1\nkind: Release\nmetadata: {name: broken}\nspec: {stpes: []}\n"),
+		"README.md":                []byte("not a release"),
+	})
+	cache := t.TempDir()
+	src := &GitSource{
+		Repos:  []release.Repo{{URL: config, Branch: "main"}},
+		Driver: d,
+		OpenRepo: func(ctx context.Context, r release.Repo) (git.Repo, error) {
+			return git.Open(ctx, git.Options{URL: r.URL, Branch: r.BranchOrDefault(), CacheDir: cache})
+		},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	record := func() *release.Release {
+		data := w.Server.ReadFile(t, "apps.git", "apps/reviews/.gitcanary/releases/reviews-v2.yaml")
+		r, err := release.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	tickUntil := func(what string, cond func(*release.Release) bool) {
+		t.Helper()
+		for ctx.Err() == nil {
+			src.Tick(ctx)
+			if strings.Contains(w.Server.Git(t, "apps.git", "ls-tree", "-r", "--name-only", "main"), "releases/reviews-v2.yaml") && cond(record()) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	tickUntil("the pause", func(r *release.Release) bool { return r.Status.Phase == release.Paused })
+	if src.broken == nil || !strings.Contains(src.broken[config+"#main:releases/broken.yaml"], `spec.stpes: unknown field`) {
+		t.Errorf("broken file not reported: %v", src.broken)
+	}
+	w.Server.Push(t, "config.git", map[string][]byte{"releases/reviews-v2.yaml": releaseDoc(t, w.URL, "{approvals: 1}")}, "approve reviews-v2")
+	tickUntil("the promotion", func(r *release.Release) bool { return r.Status.Phase == release.Promoted })
+
+	w.Server.Push(t, "config.git", map[string][]byte{"releases/reviews-v2.yaml": nil}, "reviews-v2 is done")
+	src.Tick(ctx)
+	if _, ok := src.due[config+"#main:releases/reviews-v2.yaml"]; ok {
+		t.Error("a deleted release file is still scheduled")
+	}
+}
