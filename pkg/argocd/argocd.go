@@ -17,6 +17,9 @@ type Client interface {
 	// live objects that git no longer has. ErrOperationInProgress when another
 	// operation is running.
 	Sync(ctx context.Context, name, revision string, prune bool) error
+	// Annotate merges annotations into the Application's metadata (an
+	// empty value removes one).
+	Annotate(ctx context.Context, name string, annotations map[string]string) error
 }
 
 // ErrOperationInProgress means Argo CD is already running an operation on the app.

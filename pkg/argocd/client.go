@@ -2,6 +2,7 @@ package argocd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -78,6 +79,7 @@ type client struct {
 type applicationServer interface {
 	Get(ctx context.Context, in *applicationpkg.ApplicationQuery, opts ...grpc.CallOption) (*v1alpha1.Application, error)
 	Sync(ctx context.Context, in *applicationpkg.ApplicationSyncRequest, opts ...grpc.CallOption) (*v1alpha1.Application, error)
+	Patch(ctx context.Context, in *applicationpkg.ApplicationPatchRequest, opts ...grpc.CallOption) (*v1alpha1.Application, error)
 }
 
 // Get implements Client. name may be "namespace/name" for applications
@@ -112,6 +114,32 @@ func (c *client) Sync(ctx context.Context, name, revision string, prune bool) er
 	}
 	if _, err := c.apps.Sync(ctx, req); err != nil {
 		return fmt.Errorf("sync application %q to %s: %w", name, revisionOrTarget(revision), classify(err))
+	}
+	return nil
+}
+
+// Annotate implements Client with a JSON merge patch of the metadata.
+func (c *client) Annotate(ctx context.Context, name string, annotations map[string]string) error {
+	ns, n := splitName(name)
+	values := map[string]any{}
+	for k, v := range annotations {
+		if v == "" {
+			values[k] = nil
+		} else {
+			values[k] = v
+		}
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": values}})
+	if err != nil {
+		return err
+	}
+	p, typ := string(patch), "merge"
+	req := &applicationpkg.ApplicationPatchRequest{Name: &n, Patch: &p, PatchType: &typ}
+	if ns != "" {
+		req.AppNamespace = &ns
+	}
+	if _, err := c.apps.Patch(ctx, req); err != nil {
+		return fmt.Errorf("annotate application %q: %w", name, classify(err))
 	}
 	return nil
 }

@@ -18,7 +18,13 @@ type stubServer struct {
 	err      error
 	getReq   *applicationpkg.ApplicationQuery
 	syncReq  *applicationpkg.ApplicationSyncRequest
+	patchReq *applicationpkg.ApplicationPatchRequest
 	response *v1alpha1.Application
+}
+
+func (s *stubServer) Patch(_ context.Context, in *applicationpkg.ApplicationPatchRequest, _ ...grpc.CallOption) (*v1alpha1.Application, error) {
+	s.patchReq = in
+	return s.response, s.err
 }
 
 func (s *stubServer) Get(_ context.Context, in *applicationpkg.ApplicationQuery, _ ...grpc.CallOption) (*v1alpha1.Application, error) {

@@ -50,3 +50,12 @@ func (g *granted) Sync(ctx context.Context, name, revision string, prune bool) e
 	}
 	return g.Client.Sync(ctx, name, revision, prune)
 }
+
+// Annotations gitcanary keeps on an Application while a release runs, so
+// the Argo CD UI tells which release, in which phase, with what weights.
+const (
+	AnnotationRelease = "gitcanary.io/release"
+	AnnotationPhase   = "gitcanary.io/phase"
+	AnnotationStep    = "gitcanary.io/step"
+	AnnotationWeights = "gitcanary.io/weights"
+)

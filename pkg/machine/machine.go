@@ -175,6 +175,10 @@ func (m *Machine) Step(ctx context.Context) (Outcome, error) {
 		}
 		m.deps.log().Info("sync requested", "release", m.name, "app", rec.Spec.ArgoCD.Application, "commit", shortHash(last.Hash), "phase", rec.Status.Phase)
 		out.Did, out.Commit = "sync", last.Hash
+		if err := m.deps.Argo.Annotate(ctx, rec.Spec.ArgoCD.Application, appAnnotations(m.name, rec)); err != nil {
+			// The release goes on; only the UI's summary lags.
+			m.deps.log().Warn("cannot show the release on the Application (may the Argo CD account update it?)", "app", rec.Spec.ArgoCD.Application, "err", err)
+		}
 	case doCommit:
 		res, err := m.commit(ctx, rec.Status.Seq, dec.mutate)
 		if errors.Is(err, ErrConflict) {
@@ -188,6 +192,21 @@ func (m *Machine) Step(ctx context.Context) (Outcome, error) {
 		out.Done = true
 	}
 	return out, nil
+}
+
+// appAnnotations describe the release on its Application.
+func appAnnotations(name string, rec *release.Release) map[string]string {
+	st := rec.Status
+	step := ""
+	if st.Step >= 0 && st.Step < len(rec.Spec.Steps) {
+		step = fmt.Sprintf("%d/%d", st.Step+1, len(rec.Spec.Steps))
+	}
+	return map[string]string{
+		argocd.AnnotationRelease: name,
+		argocd.AnnotationPhase:   string(st.Phase),
+		argocd.AnnotationStep:    step,
+		argocd.AnnotationWeights: release.FormatWeights(st.Weights),
+	}
 }
 
 // pollInterval is how soon to look again while Argo CD works.

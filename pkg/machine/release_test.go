@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-
+	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kube/kubetest"
@@ -105,6 +105,10 @@ func TestReleaseToPromote(t *testing.T) {
 	got = run(t, m, untilDone)
 	if got.Status.Phase != release.Promoted {
 		t.Fatalf("phase %s, want Promoted", got.Status.Phase)
+	}
+	app, _ := w.Argo.Peek("reviews")
+	if a := app.Annotations; a[argocd.AnnotationRelease] != "reviews-v2" || a[argocd.AnnotationPhase] != "Promoted" || a[argocd.AnnotationWeights] != "v2=100" {
+		t.Errorf("Application annotations %v; want the promoted release", a)
 	}
 	want := "start route step/0/weight/10 step/1/pause step/2/weight/50 step/3/pause approve/step/3 step/4/weight/100 promote retire promoted"
 	if a := strings.Join(w.Actions(), " "); a != want {

@@ -215,6 +215,30 @@ func (f *Fake) Get(ctx context.Context, name string, refresh bool) (*v1alpha1.Ap
 	return a.app.DeepCopy(), nil
 }
 
+// Annotate implements argocd.Client.
+func (f *Fake) Annotate(ctx context.Context, name string, annotations map[string]string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.apps[name]
+	if !ok {
+		return fmt.Errorf("annotate application %q: %w", name, argocd.ErrNotFound)
+	}
+	if a.app.Annotations == nil {
+		a.app.Annotations = map[string]string{}
+	}
+	for k, v := range annotations {
+		if v == "" {
+			delete(a.app.Annotations, k)
+		} else {
+			a.app.Annotations[k] = v
+		}
+	}
+	return nil
+}
+
 // Sync implements argocd.Client.
 func (f *Fake) Sync(ctx context.Context, name, revision string, prune bool) error {
 	if err := ctx.Err(); err != nil {
