@@ -38,6 +38,7 @@ type GitSource struct {
 	mu      sync.Mutex
 	due     map[string]time.Time // file key → when to reconcile it next
 	content map[string]string    // file key → the content last reconciled
+	names   map[string]string    // file key → the release's name (for metrics)
 	broken  map[string]string    // file key → the problem last reported
 }
 
@@ -75,7 +76,7 @@ type fileRelease struct {
 func (s *GitSource) Tick(ctx context.Context) time.Time {
 	s.mu.Lock()
 	if s.due == nil {
-		s.due, s.content, s.broken = map[string]time.Time{}, map[string]string{}, map[string]string{}
+		s.due, s.content, s.names, s.broken = map[string]time.Time{}, map[string]string{}, map[string]string{}, map[string]string{}
 	}
 	s.mu.Unlock()
 	var ready []fileRelease
@@ -164,8 +165,10 @@ func (s *GitSource) forgetDeleted(seen map[string]bool) {
 	defer s.mu.Unlock()
 	for k := range s.due {
 		if !seen[k] {
+			s.Driver.Metrics.Forget("", s.names[k])
 			delete(s.due, k)
 			delete(s.content, k)
+			delete(s.names, k)
 			s.log().Info("release file deleted: no longer driven", "file", k)
 		}
 	}
@@ -186,7 +189,7 @@ func (s *GitSource) reconcileAll(ctx context.Context, ready []fileRelease) {
 			defer func() { <-sem }()
 			next := s.reconcile(ctx, fr)
 			s.mu.Lock()
-			s.due[fr.key], s.content[fr.key] = next, fr.content
+			s.due[fr.key], s.content[fr.key], s.names[fr.key] = next, fr.content, fr.r.Metadata.Name
 			s.mu.Unlock()
 		}()
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/machine/machinetest"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -62,5 +64,8 @@ func TestGitSource(t *testing.T) {
 	src.Tick(ctx)
 	if _, ok := src.due[config+"#main:releases/reviews-v2.yaml"]; ok {
 		t.Error("a deleted release file is still scheduled")
+	}
+	if v := testutil.ToFloat64(d.Metrics.releases.WithLabelValues("Promoted")); v != 0 {
+		t.Errorf("gitcanary_releases{phase=Promoted} = %v after the file was deleted, want 0", v)
 	}
 }
