@@ -1,0 +1,53 @@
+-- The actions on a gitcanary Release and whether its phase allows them.
+-- The phases are those in which gitcanary accepts each command; every
+-- action.lua checks the same and refuses otherwise.
+local spec = obj.spec or {}
+local st = obj.status or {}
+local control = spec.control or {}
+local phase = st.phase or ""
+local steerable = phase == "Routing" or phase == "Progressing" or phase == "Paused"
+local abortable = steerable or phase == "Preparing" or phase == "Promoting"
+
+-- An approval the controller has not seen yet would end the next pause too.
+local unseen = st.observedGeneration ~= nil and obj.metadata.generation ~= nil
+  and obj.metadata.generation > st.observedGeneration
+
+local current = 0
+for _, w in ipairs(st.weights or {}) do
+  if w.version == spec.version then
+    current = w.weight or 0
+  end
+end
+
+-- A weight action is useless when the new version has it already, and
+-- does nothing when spec.control.weight asks for it already.
+local function weight(target, name)
+  return {
+    disabled = not steerable or target == current or target == control.weight,
+    displayName = name,
+  }
+end
+
+local up = current + 10
+if up > 100 then
+  up = 100
+end
+
+local actions = {}
+actions["approve"] = {
+  disabled = phase ~= "Paused" or st.approved == true or unseen,
+  displayName = "Approve: end the pause",
+}
+actions["promote"] = {
+  disabled = not steerable or control.promote == true,
+  displayName = "Promote: skip the remaining steps",
+}
+actions["abort"] = {
+  disabled = not abortable or control.abort == true,
+  displayName = "Abort: back to the stable version",
+}
+actions["weight-0"] = weight(0, "Set weight 0%")
+actions["weight-plus-10"] = weight(up, "Set weight +10%")
+actions["weight-50"] = weight(50, "Set weight 50%")
+actions["weight-100"] = weight(100, "Set weight 100%")
+return actions
