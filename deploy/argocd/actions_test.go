@@ -20,11 +20,14 @@ var refusal = map[string]string{
 
 func patch(control string) string { return `{"spec":{"control":{` + control + `}}}` }
 
-// TestActions: for each sample, the actions discovery.lua enables and the
-// merge patch each one makes Argo CD send; every other action is disabled
-// and its action.lua refuses.
-func TestActions(t *testing.T) {
-	vm := argolua.VM{ResourceOverrides: overrides(t)}
+// actionCase lists the actions enabled on a sample, each with the merge
+// patch it makes Argo CD send; every other action is disabled.
+type actionCase struct {
+	sample  string
+	enabled map[string]string
+}
+
+func actionCases() []actionCase {
 	steer := func(w0, up, w50, w100 string) map[string]string {
 		m := map[string]string{"promote": patch(`"promote":true`), "abort": patch(`"abort":true`)}
 		for name, w := range map[string]string{"weight-0": w0, "weight-plus-10": up, "weight-50": w50, "weight-100": w100} {
@@ -45,10 +48,7 @@ func TestActions(t *testing.T) {
 		return m
 	}
 	abortOnly := map[string]string{"abort": patch(`"abort":true`)}
-	cases := []struct {
-		sample  string
-		enabled map[string]string
-	}{
+	return []actionCase{
 		{"new", nil},
 		{"stalled-new", nil},
 		{"preparing", abortOnly},
@@ -70,8 +70,14 @@ func TestActions(t *testing.T) {
 		{"reverting", nil},
 		{"abandoned", nil},
 	}
+}
+
+// TestActions runs discovery.lua and every action.lua on each sample: an
+// enabled action makes its patch, a disabled one refuses.
+func TestActions(t *testing.T) {
+	vm := argolua.VM{ResourceOverrides: overrides(t)}
 	names := actionNames(t)
-	for _, c := range cases {
+	for _, c := range actionCases() {
 		t.Run(c.sample, func(t *testing.T) {
 			obj := sample(t, c.sample)
 			disabled := discover(t, vm, obj)

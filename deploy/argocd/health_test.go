@@ -10,36 +10,38 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
+// healthCases are the health Argo CD must show for each sample.
+var healthCases = []struct {
+	sample  string
+	status  health.HealthStatusCode
+	message string
+}{
+	{"new", health.HealthStatusProgressing, "waiting for gitcanary to pick the release up"},
+	{"stalled-new", health.HealthStatusDegraded, "Stalled (InvalidSpec): spec.workload: Deployment reviews-v1 not found in apps/reviews"},
+	{"preparing", health.HealthStatusProgressing, "Preparing step 0/5: v1=100"},
+	{"routing", health.HealthStatusProgressing, "Routing step 0/5: v1=100 v2=0"},
+	{"progressing", health.HealthStatusProgressing, "Progressing step 1/5: v1=90 v2=10"},
+	{"progressing-requested", health.HealthStatusProgressing, "Progressing step 3/5: v1=50 v2=50"},
+	{"progressing-100", health.HealthStatusProgressing, "Progressing step 3/5: v1=0 v2=100"},
+	{"stalled", health.HealthStatusDegraded, "Stalled (GitPushFailed): push to https://git.example.com/apps.git: authentication required"},
+	{"paused-timed", health.HealthStatusSuspended, "Paused at step 2/5 for 2m (since 2025-06-01T10:02:00Z): v1=90 v2=10"},
+	{"paused-approval", health.HealthStatusSuspended, "Paused at step 4/5 until approved (run the approve action): v1=50 v2=50"},
+	{"paused-unseen", health.HealthStatusSuspended, "Paused at step 4/5 until approved (run the approve action): v1=50 v2=50"},
+	{"paused-approved", health.HealthStatusProgressing, "Paused at step 4/5, approved; resuming: v1=50 v2=50"},
+	{"promoting", health.HealthStatusProgressing, "Promoting step 4/5: v2=100"},
+	{"retiring", health.HealthStatusProgressing, "Retiring step 5/5: v2=100"},
+	{"promoted", health.HealthStatusHealthy, "Promoted: v2 at 100%"},
+	{"abandoning", health.HealthStatusProgressing, "Abandoning step 3/5 (ProgressDeadlineExceeded): v1=100"},
+	{"reverting", health.HealthStatusProgressing, "Reverting step 3/5 (ProgressDeadlineExceeded): v1=100"},
+	{"abandoned", health.HealthStatusDegraded, "Abandoned (ProgressDeadlineExceeded): Deployment reviews-v2 has 0 of 2 replicas ready"},
+}
+
 // TestHealth runs release-health.lua through gitops-engine's
 // GetResourceHealth, the function the application controller calls.
 func TestHealth(t *testing.T) {
 	hov := argolua.ResourceHealthOverrides(overrides(t))
-	cases := []struct {
-		sample  string
-		status  health.HealthStatusCode
-		message string
-	}{
-		{"new", health.HealthStatusProgressing, "waiting for gitcanary to pick the release up"},
-		{"stalled-new", health.HealthStatusDegraded, "Stalled (InvalidSpec): spec.workload: Deployment reviews-v1 not found in apps/reviews"},
-		{"preparing", health.HealthStatusProgressing, "Preparing step 0/5: v1=100"},
-		{"routing", health.HealthStatusProgressing, "Routing step 0/5: v1=100 v2=0"},
-		{"progressing", health.HealthStatusProgressing, "Progressing step 1/5: v1=90 v2=10"},
-		{"progressing-requested", health.HealthStatusProgressing, "Progressing step 3/5: v1=50 v2=50"},
-		{"progressing-100", health.HealthStatusProgressing, "Progressing step 3/5: v1=0 v2=100"},
-		{"stalled", health.HealthStatusDegraded, "Stalled (GitPushFailed): push to https://git.example.com/apps.git: authentication required"},
-		{"paused-timed", health.HealthStatusSuspended, "Paused at step 2/5 for 2m (since 2025-06-01T10:02:00Z): v1=90 v2=10"},
-		{"paused-approval", health.HealthStatusSuspended, "Paused at step 4/5 until approved (run the approve action): v1=50 v2=50"},
-		{"paused-unseen", health.HealthStatusSuspended, "Paused at step 4/5 until approved (run the approve action): v1=50 v2=50"},
-		{"paused-approved", health.HealthStatusProgressing, "Paused at step 4/5, approved; resuming: v1=50 v2=50"},
-		{"promoting", health.HealthStatusProgressing, "Promoting step 4/5: v2=100"},
-		{"retiring", health.HealthStatusProgressing, "Retiring step 5/5: v2=100"},
-		{"promoted", health.HealthStatusHealthy, "Promoted: v2 at 100%"},
-		{"abandoning", health.HealthStatusProgressing, "Abandoning step 3/5 (ProgressDeadlineExceeded): v1=100"},
-		{"reverting", health.HealthStatusProgressing, "Reverting step 3/5 (ProgressDeadlineExceeded): v1=100"},
-		{"abandoned", health.HealthStatusDegraded, "Abandoned (ProgressDeadlineExceeded): Deployment reviews-v2 has 0 of 2 replicas ready"},
-	}
 	phases := map[string]bool{}
-	for _, c := range cases {
+	for _, c := range healthCases {
 		t.Run(c.sample, func(t *testing.T) {
 			obj := sample(t, c.sample)
 			got, err := health.GetResourceHealth(obj, hov)
