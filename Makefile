@@ -28,11 +28,11 @@ test-e2e: testbed-up ## only the end-to-end tests against the running test bed
 
 lint: ## go vet, gofmt, and golangci-lint when installed
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd pkg e2e fixtures releases templates 2>/dev/null)" || { gofmt -l cmd pkg e2e fixtures releases templates; exit 1; }
+	@test -z "$$(gofmt -l cmd pkg e2e fixtures releases templates deploy 2>/dev/null)" || { gofmt -l cmd pkg e2e fixtures releases templates deploy; exit 1; }
 	@if command -v golangci-lint >/dev/null; then golangci-lint run ./...; fi
 
 fmt: ## gofmt every Go file
-	gofmt -w cmd pkg e2e fixtures releases
+	gofmt -w cmd pkg e2e fixtures releases deploy
 
 bench: ## Go benchmarks (git on loopback, rendering, a release step without Argo CD)
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
