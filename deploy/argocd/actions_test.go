@@ -58,10 +58,11 @@ func actionCases() []actionCase {
 		// promote and weight 100 are asked for already: asking again changes nothing.
 		{"progressing-requested", with(steer("0", "60", "", ""), "promote", "")},
 		{"progressing-100", steer("0", "", "50", "")},
-		{"paused-timed", with(steer("0", "20", "50", "100"), "approve", patch(`"approvals":1`))},
+		// Approvals end only pauses without a duration.
+		{"paused-timed", steer("0", "20", "50", "100")},
 		{"paused-approval", with(steer("0", "60", "", "100"), "approve", patch(`"approvals":1`))},
-		// An approval gitcanary has not seen: another one would end the next pause too.
-		{"paused-unseen", steer("0", "60", "", "100")},
+		// An approval gitcanary has not acted on: another one would end the next pause too.
+		{"paused-pending", steer("0", "60", "", "100")},
 		{"paused-approved", steer("0", "60", "", "100")},
 		{"promoting", abortOnly},
 		{"retiring", nil},
@@ -106,11 +107,15 @@ func TestActions(t *testing.T) {
 // TestActionsFollowTransitions checks discovery against the transition
 // table: promote where a phase may move to Promoting, abort where it may
 // move to Abandoning, a weight where it may move to Progressing, approve
-// while Paused. pkg/machine refuses each command in the other phases.
+// while Paused (at a pause without a duration). These are the phases in
+// which pkg/machine acts on spec.control.
 func TestActionsFollowTransitions(t *testing.T) {
 	vm := argolua.VM{ResourceOverrides: overrides(t)}
 	for phase, next := range release.Transitions {
 		obj := sample(t, "routing")
+		if err := unstructured.SetNestedField(obj.Object, int64(3), "status", "step"); err != nil {
+			t.Fatal(err)
+		}
 		if phase == "" {
 			unstructured.RemoveNestedField(obj.Object, "status")
 		} else if err := unstructured.SetNestedField(obj.Object, string(phase), "status", "phase"); err != nil {

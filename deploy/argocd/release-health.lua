@@ -69,6 +69,9 @@ end
 if phase == "Paused" then
   local step = (spec.steps or {})[index + 1] or {}
   local pause = step.pause or {}
+  -- status.control counts the approvals gitcanary has acted on.
+  local given = (spec.control or {}).approvals or 0
+  local used = (st.control or {}).approvals or 0
   if st.approved == true then
     hs.status = "Progressing"
     hs.message = withWeights("Paused at " .. stepOf .. ", approved; resuming")
@@ -79,6 +82,9 @@ if phase == "Paused" then
     end
     hs.status = "Suspended"
     hs.message = withWeights("Paused at " .. stepOf .. " for " .. pause.duration .. since)
+  elseif given > used then
+    hs.status = "Progressing"
+    hs.message = withWeights("Paused at " .. stepOf .. ", approval given; waiting for gitcanary")
   else
     hs.status = "Suspended"
     hs.message = withWeights("Paused at " .. stepOf .. " until approved (run the approve action)")

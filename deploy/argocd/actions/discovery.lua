@@ -1,6 +1,7 @@
--- The actions on a gitcanary Release and whether its phase allows them.
--- The phases are those in which gitcanary accepts each command; every
--- action.lua checks the same and refuses otherwise.
+-- The actions on a gitcanary Release and whether they apply now: in the
+-- phases in which gitcanary acts on each request of spec.control
+-- (pkg/machine/control.go). Every action.lua checks the same and refuses
+-- otherwise.
 local spec = obj.spec or {}
 local st = obj.status or {}
 local control = spec.control or {}
@@ -8,9 +9,13 @@ local phase = st.phase or ""
 local steerable = phase == "Routing" or phase == "Progressing" or phase == "Paused"
 local abortable = steerable or phase == "Preparing" or phase == "Promoting"
 
--- An approval the controller has not seen yet would end the next pause too.
-local unseen = st.observedGeneration ~= nil and obj.metadata.generation ~= nil
-  and obj.metadata.generation > st.observedGeneration
+-- Approvals end only pauses without a duration. One given while another
+-- waits to be acted on (status.control counts those acted on) would end
+-- the next pause too.
+local step = (spec.steps or {})[(st.step or -1) + 1] or {}
+local awaitsApproval = phase == "Paused" and step.pause ~= nil and step.pause.duration == nil
+  and st.approved ~= true
+local pending = (control.approvals or 0) > ((st.control or {}).approvals or 0)
 
 local current = 0
 for _, w in ipairs(st.weights or {}) do
@@ -35,7 +40,7 @@ end
 
 local actions = {}
 actions["approve"] = {
-  disabled = phase ~= "Paused" or st.approved == true or unseen,
+  disabled = not awaitsApproval or pending,
   displayName = "Approve: end the pause",
 }
 actions["promote"] = {

@@ -1,15 +1,16 @@
 -- Approve: one more approval in spec.control.approvals ends the pause.
 local st = obj.status or {}
-if st.phase ~= "Paused" then
-  error("approve: the release is " .. (st.phase or "not started") .. "; only a Paused release waits for approval", 0)
+local step = (obj.spec.steps or {})[(st.step or -1) + 1] or {}
+if st.phase ~= "Paused" or step.pause == nil or step.pause.duration ~= nil then
+  error("approve: the release is " .. (st.phase or "not started") .. ", not paused until approved", 0)
 end
 if st.approved == true then
   error("approve: this pause is approved already", 0)
 end
-if st.observedGeneration ~= nil and obj.metadata.generation ~= nil
-  and obj.metadata.generation > st.observedGeneration then
-  error("approve: gitcanary has not seen the last change yet; an approval now would also end the next pause", 0)
-end
 obj.spec.control = obj.spec.control or {}
-obj.spec.control.approvals = (obj.spec.control.approvals or 0) + 1
+local given = obj.spec.control.approvals or 0
+if given > ((st.control or {}).approvals or 0) then
+  error("approve: gitcanary has not acted on the last approval yet; another one would end the next pause too", 0)
+end
+obj.spec.control.approvals = given + 1
 return obj
