@@ -20,6 +20,7 @@ import (
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
+	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
@@ -100,7 +101,7 @@ func (c *CRReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 	}
 	c.events(u, old, st, res, err)
 	switch {
-	case err != nil && errors.Is(err, release.ErrInvalid):
+	case err != nil && permanent(err):
 		return ctrl.Result{}, nil // waits for a spec change
 	case err != nil:
 		return ctrl.Result{RequeueAfter: c.Driver.poll()}, nil
@@ -164,14 +165,19 @@ func nextStatus(old Status, generation int64, res Result, err error, now time.Ti
 	if phase == "" {
 		phase = "Pending"
 	}
-	if err != nil {
-		set(ConditionStalled, true, stalledReason(err), err.Error())
-	} else {
-		set(ConditionStalled, false, "Driving", "")
-	}
 	waiting := res.Reason
 	if waiting == "" {
 		waiting = st.Message
+	}
+	switch {
+	case err != nil && permanent(err):
+		set(ConditionStalled, true, stalledReason(err), err.Error())
+	case err != nil:
+		// Retried: the release is not stuck, only delayed.
+		set(ConditionStalled, false, "Retrying", err.Error())
+		waiting = "retrying after an error: " + err.Error()
+	default:
+		set(ConditionStalled, false, "Driving", "")
 	}
 	set(ConditionReady, st.Phase == release.Promoted, phase, st.Message)
 	set(ConditionProgressing, !st.Phase.Terminal(), phase, waiting)
@@ -185,6 +191,15 @@ func orPhase(reason, phase string) string {
 		return reason
 	}
 	return phase
+}
+
+// permanent errors need a person: a spec to fix, a grant to add.
+func permanent(err error) bool {
+	switch ErrorReason(err) {
+	case "invalid", "changed-spec", "refused":
+		return true
+	}
+	return errors.Is(err, argocd.ErrNotAuthorized)
 }
 
 func stalledReason(err error) string {
