@@ -58,10 +58,11 @@ func (s *scenario) checkPromoted() *release.Release {
 func TestControllerResource(t *testing.T) {
 	s := newScenario(t, "ctrl-cr", templates.ReleaseParams{Steps: pauseSteps})
 	installReleaseCRD(t, s.env)
+	dyn := s.dynamic()
 	c := s.startController("a", s.cache)
 	s.env.Kubectl(t, "apply", "-n", s.ns, "-f", s.file)
 
-	st := s.waitCR("the pause at 10%", 2*time.Minute, pausedAt10)
+	st := s.waitCR(dyn, "the pause at 10%", 2*time.Minute, pausedAt10)
 	rec := s.checkHead()
 	if st.Seq != rec.Status.Seq || release.FormatWeights(st.Weights) != "v1=90,v2=10" || st.Commit != s.head() {
 		t.Errorf("Release status seq %d weights %s commit %.8s; git's head %.8s has seq %d weights %s",
@@ -79,7 +80,7 @@ func TestControllerResource(t *testing.T) {
 	})
 
 	s.approveCR()
-	st = s.waitCR("Promoted", 2*time.Minute, promoted)
+	st = s.waitCR(dyn, "Promoted", 2*time.Minute, promoted)
 	if conditionTrue(st, controller.ConditionProgressing) || conditionTrue(st, controller.ConditionPaused) || st.CanaryWeight != 100 {
 		t.Errorf("promoted Release: weight %d, conditions %s", st.CanaryWeight, conditions(st))
 	}
@@ -148,6 +149,7 @@ func TestControllerGitFile(t *testing.T) {
 func TestControllerRestart(t *testing.T) {
 	s := newScenario(t, "ctrl-restart", templates.ReleaseParams{})
 	installReleaseCRD(t, s.env)
+	dyn := s.dynamic()
 	first := s.startController("first", s.cache)
 	s.env.Kubectl(t, "apply", "-n", s.ns, "-f", s.file)
 	// Third push: start, route, step/0; its sync not yet seen through.
@@ -157,7 +159,7 @@ func TestControllerRestart(t *testing.T) {
 	t.Logf("killed after commit seq %s", seqs[len(seqs)-1])
 
 	second := s.startController("second", s.cache)
-	s.waitCR("Promoted", 2*time.Minute, promoted)
+	s.waitCR(dyn, "Promoted", 2*time.Minute, promoted)
 	s.checkPromoted()
 	want := "start route step/0/weight/10 step/1/weight/50 step/2/weight/100 promote retire promoted"
 	if got := strings.Join(s.actions(), " "); got != want {
@@ -175,16 +177,17 @@ func TestControllerRestart(t *testing.T) {
 func TestControllerLeaderElection(t *testing.T) {
 	s := newScenario(t, "ctrl-le", templates.ReleaseParams{Steps: pauseSteps})
 	installReleaseCRD(t, s.env)
+	dyn := s.dynamic()
 	a := s.startController("a", t.TempDir())
 	a.waitLog("successfully acquired lease", 1, 30*time.Second)
-	idA := s.waitLeaseHolder("a to lead", func(h string) bool { return h != "" })
+	idA := s.waitLeaseHolder(dyn, "a to lead", func(h string) bool { return h != "" })
 	b := s.startController("b", t.TempDir())
 	b.waitLog("attempting to acquire leader lease", 1, 30*time.Second)
 
 	s.env.Kubectl(t, "apply", "-n", s.ns, "-f", s.file)
-	s.waitCR("the pause at 10%", 2*time.Minute, pausedAt10)
+	s.waitCR(dyn, "the pause at 10%", 2*time.Minute, pausedAt10)
 	s.checkHead()
-	if h := s.leaseHolder(); h != idA {
+	if h := s.leaseHolder(dyn); h != idA {
 		t.Errorf("Lease held by %q, want the first instance %q", h, idA)
 	}
 	for _, line := range []string{"successfully acquired lease", "Starting workers", "msg=committed", "sync requested"} {
@@ -207,12 +210,12 @@ func TestControllerLeaderElection(t *testing.T) {
 		t.Errorf("the leader exited %d after SIGTERM", code)
 	}
 	began := time.Now()
-	s.waitLeaseHolder("b to take the Lease", func(h string) bool { return h != "" && h != idA })
+	s.waitLeaseHolder(dyn, "b to take the Lease", func(h string) bool { return h != "" && h != idA })
 	b.waitLog("successfully acquired lease", 1, 30*time.Second)
 	t.Logf("b took the Lease %s after a stopped", time.Since(began).Round(100*time.Millisecond))
 
 	s.approveCR()
-	s.waitCR("Promoted", 2*time.Minute, promoted)
+	s.waitCR(dyn, "Promoted", 2*time.Minute, promoted)
 	s.checkPromoted()
 	if !strings.Contains(b.log(), "msg=committed") {
 		t.Errorf("the new leader committed nothing")

@@ -16,9 +16,15 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
 	"github.com/gitcanary/gitcanary/e2e/testbed"
 	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/controller"
+	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -186,21 +192,42 @@ func (p *controllerProc) scrape() map[string]string {
 	return series
 }
 
+var (
+	leases   = schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}
+	releases = schema.GroupVersionResource{Group: "gitcanary.io", Version: "v1alpha1", Resource: "releases"}
+)
+
+// dynamic is a client of the bed for reading Leases and Release resources
+// (polled: kubectl would cost a process each time).
+func (s *scenario) dynamic() dynamic.Interface {
+	s.t.Helper()
+	cfg, err := kube.Config(s.env.Kubeconfig, "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
+
 // leaseHolder is the holder of the scenario's leader-election Lease, "" when none.
-func (s *scenario) leaseHolder() string {
-	out, err := s.env.KubectlE(context.Background(), "get", "lease", "-n", s.ns, "gitcanary-gitcanary", "-o", "jsonpath={.spec.holderIdentity}")
+func (s *scenario) leaseHolder(dyn dynamic.Interface) string {
+	u, err := dyn.Resource(leases).Namespace(s.ns).Get(context.Background(), "gitcanary-gitcanary", metav1.GetOptions{})
 	if err != nil {
 		return ""
 	}
-	return out
+	h, _, _ := unstructured.NestedString(u.Object, "spec", "holderIdentity")
+	return h
 }
 
 // waitLeaseHolder waits until the Lease has a holder for which ok holds.
-func (s *scenario) waitLeaseHolder(what string, ok func(string) bool) string {
+func (s *scenario) waitLeaseHolder(dyn dynamic.Interface, what string, ok func(string) bool) string {
 	s.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		h := s.leaseHolder()
+		h := s.leaseHolder(dyn)
 		if ok(h) {
 			return h
 		}
@@ -212,21 +239,28 @@ func (s *scenario) waitLeaseHolder(what string, ok func(string) bool) string {
 }
 
 // crStatus reads the status of the scenario's Release resource reviews-v2.
-func (s *scenario) crStatus() (controller.Status, error) {
-	out, err := s.env.KubectlE(context.Background(), "get", "releases.gitcanary.io", "-n", s.ns, "reviews-v2", "-o", "jsonpath={.status}")
+func (s *scenario) crStatus(dyn dynamic.Interface) (controller.Status, error) {
 	var st controller.Status
-	if err == nil && out != "" {
-		err = json.Unmarshal([]byte(out), &st)
+	u, err := dyn.Resource(releases).Namespace(s.ns).Get(context.Background(), "reviews-v2", metav1.GetOptions{})
+	if err != nil {
+		return st, err
+	}
+	if raw, ok := u.Object["status"]; ok {
+		b, err := json.Marshal(raw)
+		if err != nil {
+			return st, err
+		}
+		err = json.Unmarshal(b, &st)
 	}
 	return st, err
 }
 
 // waitCR waits until the Release resource's status satisfies ok.
-func (s *scenario) waitCR(what string, timeout time.Duration, ok func(controller.Status) bool) controller.Status {
+func (s *scenario) waitCR(dyn dynamic.Interface, what string, timeout time.Duration, ok func(controller.Status) bool) controller.Status {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		st, err := s.crStatus()
+		st, err := s.crStatus(dyn)
 		if err == nil && ok(st) {
 			return st
 		}

@@ -65,9 +65,13 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	logger := logr.FromSlogHandler(log.Handler())
+	// Informers log through controller-runtime's global logger, which
+	// otherwise prints a stack trace saying it was never set.
+	ctrl.SetLogger(logger)
 	mo := ctrl.Options{
 		Scheme:                        scheme,
-		Logger:                        logr.FromSlogHandler(log.Handler()),
+		Logger:                        logger,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElect,
