@@ -56,6 +56,7 @@ func (s *scenario) checkPromoted() *release.Release {
 // and the cluster agree; an approval patched into spec.control takes it to
 // Promoted. Events tell the story, metrics and probes answer.
 func TestControllerResource(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "ctrl-cr", templates.ReleaseParams{Steps: pauseSteps})
 	installReleaseCRD(t, s.env)
 	dyn := s.dynamic()
@@ -118,6 +119,7 @@ func checkMetrics(t *testing.T, got, want map[string]string) {
 // starts a release; a pushed edit adding spec.control.approvals ends its
 // pause and it is promoted.
 func TestControllerGitFile(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "ctrl-git", templates.ReleaseParams{Steps: pauseSteps})
 	doc, err := os.ReadFile(s.file)
 	if err != nil {
@@ -147,6 +149,7 @@ func TestControllerGitFile(t *testing.T) {
 // after a push; a new process (same cache, the dead one's Lease left to
 // expire) resumes from git and finishes with no duplicate commit.
 func TestControllerRestart(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "ctrl-restart", templates.ReleaseParams{})
 	installReleaseCRD(t, s.env)
 	dyn := s.dynamic()
@@ -175,6 +178,7 @@ func TestControllerRestart(t *testing.T) {
 // leader stops (SIGTERM releases the Lease) the other takes it and
 // finishes the release.
 func TestControllerLeaderElection(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "ctrl-le", templates.ReleaseParams{Steps: pauseSteps})
 	installReleaseCRD(t, s.env)
 	dyn := s.dynamic()

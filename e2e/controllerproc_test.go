@@ -32,12 +32,24 @@ import (
 // package's directory.
 const releaseCRD = "../deploy/crd/release.yaml"
 
-// installReleaseCRD applies the Release CRD (idempotent: the bed is shared
-// by every run) and waits until the API server serves it.
+var (
+	crdOnce sync.Once
+	crdErr  error
+)
+
+// installReleaseCRD applies the Release CRD once per run (idempotent: the
+// bed is shared by every run) and waits until the API server serves it.
 func installReleaseCRD(t testing.TB, env testbed.Env) {
 	t.Helper()
-	env.Kubectl(t, "apply", "-f", releaseCRD)
-	env.Kubectl(t, "wait", "--for=condition=Established", "--timeout=60s", "crd/releases.gitcanary.io")
+	crdOnce.Do(func() {
+		ctx := context.Background()
+		if _, crdErr = env.KubectlE(ctx, "apply", "-f", releaseCRD); crdErr == nil {
+			_, crdErr = env.KubectlE(ctx, "wait", "--for=condition=Established", "--timeout=60s", "crd/releases.gitcanary.io")
+		}
+	})
+	if crdErr != nil {
+		t.Fatal(crdErr)
+	}
 }
 
 // controllerProc is one `gitcanary run` of the built binary.
