@@ -90,26 +90,37 @@ func (c *CRReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 		return ctrl.Result{}, err
 	}
 	r, err := decode(u, c.Kinds)
-	var res Result
-	if err == nil {
-		res, err = c.Driver.Reconcile(ctx, r)
+	// Drive the release until it waits, as GitSource does: a zero
+	// RequeueAfter would not requeue it and its status writes do not wake
+	// it. Each status Update refreshes u, so no step reads a stale cache.
+	for i := 1; ; i++ {
+		var res Result
+		if err == nil {
+			res, err = c.Driver.Reconcile(ctx, r)
+		}
+		old := currentStatus(u)
+		st := nextStatus(old, u.GetGeneration(), res, err, time.Now())
+		if err := c.writeStatus(ctx, u, old, st); err != nil {
+			return ctrl.Result{}, err
+		}
+		c.events(u, old, st, res, err)
+		switch {
+		case err != nil && permanent(err):
+			return ctrl.Result{}, nil // waits for a spec change
+		case err != nil:
+			return ctrl.Result{RequeueAfter: c.Driver.poll()}, nil
+		case res.Done:
+			return ctrl.Result{}, nil
+		case res.Requeue > 0:
+			return ctrl.Result{RequeueAfter: res.Requeue}, nil
+		case i == maxStepsPerReconcile:
+			return ctrl.Result{RequeueAfter: time.Millisecond}, nil // let other releases have the worker
+		}
 	}
-	old := currentStatus(u)
-	st := nextStatus(old, u.GetGeneration(), res, err, time.Now())
-	if err := c.writeStatus(ctx, u, old, st); err != nil {
-		return ctrl.Result{}, err
-	}
-	c.events(u, old, st, res, err)
-	switch {
-	case err != nil && permanent(err):
-		return ctrl.Result{}, nil // waits for a spec change
-	case err != nil:
-		return ctrl.Result{RequeueAfter: c.Driver.poll()}, nil
-	case res.Done:
-		return ctrl.Result{}, nil
-	}
-	return ctrl.Result{RequeueAfter: res.Requeue}, nil
 }
+
+// maxStepsPerReconcile bounds the side effects of one reconcile.
+const maxStepsPerReconcile = 20
 
 // decode reads a custom resource as a Release and validates it.
 func decode(u *unstructured.Unstructured, kinds *kube.Kinds) (*release.Release, error) {

@@ -58,6 +58,10 @@ type Result struct {
 	// Requeue is when to look again; 0 with Done false means at once.
 	Requeue time.Duration
 	Done    bool
+
+	// priorConverged: a commit was made once the previous one had taken
+	// effect (for the sync latency metric).
+	priorConverged bool
 }
 
 // ErrChangedSpec: the release in git has another spec than the source's.
@@ -109,6 +113,16 @@ func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, err
 		return Result{Record: rec}, err
 	}
 	res := Result{Record: out.Release, Did: out.Did, Commit: out.Commit, Pushes: out.Pushes, Reason: out.Reason, Done: out.Done, Converged: out.Converged}
+	if out.Did == "commit" {
+		// out.Release and out.Converged describe the record the decision
+		// was taken on; report the one just committed, as start and
+		// control do, which has not taken effect yet.
+		rec, _, err := m.Load(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Record, res.Converged, res.priorConverged = rec, false, out.Converged
+	}
 	if out.Did == "" && !out.Done {
 		res.Requeue = d.poll()
 		if out.Wait > 0 && out.Wait < res.Requeue {

@@ -133,3 +133,16 @@ func TestDriverChangedSpec(t *testing.T) {
 		t.Errorf("gitcanary_errors_total{reason=changed-spec} = %v", v)
 	}
 }
+
+// TestDriverReportsCommittedRecord: after a commit the result carries the
+// record committed, not the one the decision was taken on, so status and
+// Events name the commit's action and weights.
+func TestDriverReportsCommittedRecord(t *testing.T) {
+	w := machinetest.New(t)
+	d := newDriver(t, w)
+	r := parse(t, releaseDoc(t, w.URL, ""))
+	res := reconcileUntil(t, d, w, r, func(res Result) bool { return res.Did == "commit" })
+	if res.Record == nil || res.Record.Status.Action != "route" || res.Commit != w.Server.Git(t, "apps.git", "rev-parse", "main") {
+		t.Fatalf("after the route commit %.8s: record %+v", res.Commit, res.Record)
+	}
+}

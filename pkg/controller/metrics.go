@@ -97,7 +97,7 @@ func (m *Metrics) observe(r *release.Release, res Result, err error, took time.D
 	switch {
 	case res.Did == "sync":
 		m.synced[k] = time.Now()
-	case res.Converged:
+	case res.Converged || res.priorConverged:
 		if t, ok := m.synced[k]; ok {
 			m.syncLatency.Observe(time.Since(t).Seconds())
 			delete(m.synced, k)

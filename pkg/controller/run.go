@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -47,6 +48,11 @@ type Options struct {
 	Log *slog.Logger
 }
 
+// eventBurst is how many Events one Release may record before client-go
+// throttles it to one per 5 minutes: about three per step (commit, sync,
+// phase) of a long release.
+const eventBurst = 200
+
 // Run starts the controller and blocks until ctx ends. With leader
 // election, only the leader drives releases; the others serve probes and
 // wait.
@@ -59,15 +65,25 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	logger := logr.FromSlogHandler(log.Handler())
+	// Informers log through controller-runtime's global logger, which
+	// otherwise prints a stack trace saying it was never set.
+	ctrl.SetLogger(logger)
 	mo := ctrl.Options{
 		Scheme:                        scheme,
-		Logger:                        logr.FromSlogHandler(log.Handler()),
+		Logger:                        logger,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElect,
 		LeaderElectionID:              o.LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		// client-go's default spam filter lets an object have 25 Events and
+		// then one per 5 minutes; a release records a few per step, so a
+		// three-step release would lose its Promoted Event. The broadcaster
+		// stops with ctx, which is what the deprecation warns about.
+		EventBroadcaster: record.NewBroadcaster(record.WithContext(ctx), //nolint:staticcheck
+			record.WithCorrelatorOptions(record.CorrelatorOptions{BurstSize: eventBurst})),
 	}
 	for _, d := range []struct {
 		v   time.Duration
