@@ -174,19 +174,27 @@ func badConfig(t *testing.T, path string) string {
 // would make Argo CD drop and rediscover the kind on every run.
 func installDeploymentConfigs(t *testing.T, env testbed.Env) {
 	t.Helper()
-	const crd = "customresourcedefinition/deploymentconfigs.apps.openshift.io"
 	env.Kubectl(t, "apply", "-f", "testdata/deploymentconfig-crd.yaml")
-	env.Kubectl(t, "wait", "--for=condition=Established", crd, "--timeout=60s")
+	argoCDLearnsKind(t, env, "deploymentconfigs.apps.openshift.io")
+}
+
+// argoCDLearnsKind waits until the CRD named crd (plural.group) is
+// Established and served by discovery, then makes sure Argo CD watches it.
+func argoCDLearnsKind(t testing.TB, env testbed.Env, crd string) {
+	t.Helper()
+	ref := "customresourcedefinition/" + crd
+	_, group, _ := strings.Cut(crd, ".")
+	env.Kubectl(t, "wait", "--for=condition=Established", ref, "--timeout=60s")
 	// Established can come a moment before discovery serves the resource.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
-		out, err := env.KubectlE(ctx, "api-resources", "--api-group=apps.openshift.io", "-o", "name")
-		if err == nil && strings.Contains(out, "deploymentconfigs.apps.openshift.io") {
+		out, err := env.KubectlE(ctx, "api-resources", "--api-group="+group, "-o", "name")
+		if err == nil && strings.Contains(out, crd) {
 			break
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("discovery does not serve deploymentconfigs.apps.openshift.io: %v", err)
+			t.Fatalf("discovery does not serve %s: %v", crd, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -195,7 +203,7 @@ func installDeploymentConfigs(t *testing.T, env testbed.Env) {
 	// lacks. If the events of a new CRD all came before discovery served
 	// the kind, Argo CD would not watch it until its next full resync (12h
 	// by default). An event now, with the kind served, closes that gap.
-	env.Kubectl(t, "annotate", "--overwrite", crd, "gitcanary.io/e2e-discovered="+time.Now().UTC().Format(time.RFC3339Nano))
+	env.Kubectl(t, "annotate", "--overwrite", ref, "gitcanary.io/e2e-discovered="+time.Now().UTC().Format(time.RFC3339Nano))
 }
 
 // playDeploymentConfigController stands in for OpenShift's controller,
