@@ -101,7 +101,8 @@ func open(ctx context.Context, opts Options) (*repo, error) {
 	}
 	defer unlock()
 
-	st := &cachedStorage{Storage: filesystem.NewStorage(osfs.New(r.dir), objectCache)}
+	objs := cacheFor(r.dir)
+	st := &cachedStorage{Storage: filesystem.NewStorage(osfs.New(r.dir), objs), cache: objs}
 	gg, err := gogit.Open(st, nil)
 	if errors.Is(err, gogit.ErrRepositoryNotExists) {
 		// An init whose first fetch failed leaves an empty repository behind;
