@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,20 +120,17 @@ func (s *GitSource) read(ctx context.Context, repo release.Repo) ([]fileRelease,
 	if dir == "" {
 		dir = DefaultReleasesDir
 	}
-	files, err := head.Files(dir)
+	files, err := head.ReadTree(dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []fileRelease
-	for _, f := range files {
+	for _, f := range slices.Sorted(maps.Keys(files)) {
 		if ext := path.Ext(f); ext != ".yaml" && ext != ".yml" {
 			continue
 		}
 		key := repo.URL + "#" + repo.BranchOrDefault() + ":" + f
-		data, err := head.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
+		data := files[f]
 		r, err := release.Parse(data)
 		if err == nil {
 			opts := release.ValidateOptions{}

@@ -48,8 +48,9 @@ type repo struct {
 	// repositories are not safe for concurrent use). It is never held while
 	// edit runs, so an edit may read its snapshot freely. The file lock
 	// (lockDir) serialises processes sharing the cache.
-	mu sync.Mutex
-	gg *gogit.Repository
+	mu    sync.Mutex
+	gg    *gogit.Repository
+	files treeCache // guarded by mu
 
 	// cloned reports whether Open created the cache (true) or reused it.
 	cloned bool
