@@ -37,6 +37,7 @@ type GitSource struct {
 	Workers int
 	Log     *slog.Logger
 
+	repos   repoCache
 	mu      sync.Mutex
 	due     map[string]time.Time // file key → when to reconcile it next
 	content map[string]string    // file key → the content last reconciled
@@ -108,7 +109,7 @@ func (s *GitSource) Tick(ctx context.Context) time.Time {
 // does not parse or validate is reported once (until it changes) and
 // skipped.
 func (s *GitSource) read(ctx context.Context, repo release.Repo) ([]fileRelease, error) {
-	g, err := s.OpenRepo(ctx, repo)
+	g, err := s.repos.get(ctx, s.OpenRepo, repo)
 	if err != nil {
 		return nil, err
 	}
