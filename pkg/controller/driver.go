@@ -38,7 +38,7 @@ type Driver struct {
 	Poll    time.Duration
 	Metrics *Metrics
 
-	repos sync.Map // repoKey → git.Repo
+	repos repoCache
 }
 
 // Result is what one reconcile did.
@@ -84,7 +84,7 @@ func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, err
 	}
 	m := machine.New(machine.Deps{Repo: repo, Argo: d.Argo, Cluster: d.Cluster, Kinds: d.Kinds, Builder: d.Builder, Clock: d.Clock, Log: d.Log},
 		r.Metadata.Name, r.Spec.Repo.Path)
-	rec, _, err := m.Load(ctx)
+	rec, app, err := m.Load(ctx)
 	switch {
 	case errors.Is(err, machine.ErrNotFound):
 		res, err := m.Start(ctx, r)
@@ -98,7 +98,9 @@ func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, err
 	case !release.SameRelease(rec.Spec, r.Spec):
 		return Result{Record: rec}, fmt.Errorf("release %s: %w; a new release needs a new name: %w", r.Metadata.Name, ErrChangedSpec, release.ErrInvalid)
 	}
-	if !rec.Status.Phase.Terminal() {
+	// Control fetches and reads the head again to act; most reconciles
+	// have nothing for it, which the record just loaded tells.
+	if !rec.Status.Phase.Terminal() && machine.ControlPending(rec, r.Spec.Control) {
 		res, acted, err := m.Control(ctx, r.Spec.Control)
 		if err != nil {
 			return Result{Record: rec}, err
@@ -108,7 +110,7 @@ func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, err
 			return Result{Record: rec, Did: "control", Commit: res.Commit.Hash, Pushes: res.Attempts}, err
 		}
 	}
-	out, err := m.Step(ctx)
+	out, err := m.StepFrom(ctx, rec, app)
 	if err != nil {
 		return Result{Record: rec}, err
 	}
@@ -142,15 +144,22 @@ func (d *Driver) poll() time.Duration {
 // repo returns the cached clone of a repository: one per URL and branch,
 // shared by every release in it.
 func (d *Driver) repo(ctx context.Context, r release.Repo) (git.Repo, error) {
+	return d.repos.get(ctx, d.OpenRepo, r)
+}
+
+// repoCache keeps one opened repository per URL and branch.
+type repoCache struct{ m sync.Map } // URL#branch → git.Repo
+
+func (c *repoCache) get(ctx context.Context, open func(context.Context, release.Repo) (git.Repo, error), r release.Repo) (git.Repo, error) {
 	key := r.URL + "#" + r.BranchOrDefault()
-	if v, ok := d.repos.Load(key); ok {
+	if v, ok := c.m.Load(key); ok {
 		return v.(git.Repo), nil
 	}
-	repo, err := d.OpenRepo(ctx, r)
+	repo, err := open(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	v, _ := d.repos.LoadOrStore(key, repo)
+	v, _ := c.m.LoadOrStore(key, repo)
 	return v.(git.Repo), nil
 }
 

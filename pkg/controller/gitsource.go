@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +37,7 @@ type GitSource struct {
 	Workers int
 	Log     *slog.Logger
 
+	repos   repoCache
 	mu      sync.Mutex
 	due     map[string]time.Time // file key → when to reconcile it next
 	content map[string]string    // file key → the content last reconciled
@@ -107,7 +110,7 @@ func (s *GitSource) Tick(ctx context.Context) time.Time {
 // does not parse or validate is reported once (until it changes) and
 // skipped.
 func (s *GitSource) read(ctx context.Context, repo release.Repo) ([]fileRelease, error) {
-	g, err := s.OpenRepo(ctx, repo)
+	g, err := s.repos.get(ctx, s.OpenRepo, repo)
 	if err != nil {
 		return nil, err
 	}
@@ -119,20 +122,17 @@ func (s *GitSource) read(ctx context.Context, repo release.Repo) ([]fileRelease,
 	if dir == "" {
 		dir = DefaultReleasesDir
 	}
-	files, err := head.Files(dir)
+	files, err := head.ReadTree(dir)
 	if err != nil {
 		return nil, err
 	}
 	var out []fileRelease
-	for _, f := range files {
+	for _, f := range slices.Sorted(maps.Keys(files)) {
 		if ext := path.Ext(f); ext != ".yaml" && ext != ".yml" {
 			continue
 		}
 		key := repo.URL + "#" + repo.BranchOrDefault() + ":" + f
-		data, err := head.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
+		data := files[f]
 		r, err := release.Parse(data)
 		if err == nil {
 			opts := release.ValidateOptions{}

@@ -60,6 +60,11 @@ type Snapshot interface {
 	ReadFile(path string) ([]byte, error)
 	// Files lists every file path under dir ("" for the whole tree), sorted.
 	Files(dir string) ([]string, error)
+	// ReadTree returns the content of every file under dir ("" for the
+	// whole tree) by path: what Files and ReadFile give, in one call that
+	// reads again only the directories changed since the repository's
+	// last ReadTree. The contents are shared between calls: never modify them.
+	ReadTree(dir string) (map[string][]byte, error)
 }
 
 // Change is what an edit does to a tree: files written and paths removed.

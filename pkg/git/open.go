@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-billy/v5/osfs"
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -47,8 +48,9 @@ type repo struct {
 	// repositories are not safe for concurrent use). It is never held while
 	// edit runs, so an edit may read its snapshot freely. The file lock
 	// (lockDir) serialises processes sharing the cache.
-	mu sync.Mutex
-	gg *gogit.Repository
+	mu    sync.Mutex
+	gg    *gogit.Repository
+	files treeCache // guarded by mu
 
 	// cloned reports whether Open created the cache (true) or reused it.
 	cloned bool
@@ -100,11 +102,13 @@ func open(ctx context.Context, opts Options) (*repo, error) {
 	}
 	defer unlock()
 
-	gg, err := gogit.PlainOpen(r.dir)
+	objs := cacheFor(r.dir)
+	st := &cachedStorage{Storage: filesystem.NewStorage(osfs.New(r.dir), objs), cache: objs}
+	gg, err := gogit.Open(st, nil)
 	if errors.Is(err, gogit.ErrRepositoryNotExists) {
 		// An init whose first fetch failed leaves an empty repository behind;
 		// the next Open finds it and simply fetches into it.
-		gg, err = gogit.PlainInit(r.dir, true)
+		gg, err = gogit.Init(st, nil)
 		r.cloned = true
 	}
 	if err != nil {
@@ -185,7 +189,7 @@ func (r *repo) lock(ctx context.Context) (unlock func(), err error) {
 		return nil, err
 	}
 	r.mu.Lock()
-	if s, ok := r.gg.Storer.(*filesystem.Storage); ok {
+	if s, ok := r.gg.Storer.(interface{ Reindex() }); ok {
 		s.Reindex()
 	}
 	r.mu.Unlock()

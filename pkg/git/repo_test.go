@@ -134,6 +134,58 @@ func TestHead(t *testing.T) {
 	if _, err := snap.Files("README.md"); err == nil {
 		t.Error("Files on a file: want an error")
 	}
+	for _, tt := range lists {
+		want := map[string][]byte{}
+		for _, p := range tt.want {
+			want[p] = fixture[p]
+		}
+		got, err := snap.ReadTree(tt.dir)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("ReadTree(%q) = %q, %v; want %q", tt.dir, got, err, want)
+		}
+	}
+	if _, err := snap.ReadTree("README.md"); err == nil {
+		t.Error("ReadTree on a file: want an error")
+	}
+}
+
+// TestReadTreeAfterCommit: after a commit to one app, ReadTree gives the
+// new tree, and the files of directories the commit left alone are the
+// ones read before, not read again.
+func TestReadTreeAfterCommit(t *testing.T) {
+	e := newEnv(t)
+	r := e.open(t, t.TempDir())
+	ctx := context.Background()
+	snap, err := r.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := snap.ReadTree("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	change := Change{Write: map[string][]byte{"apps/reviews/service.yaml": []byte("kind: Service\n")}, Delete: []string{"docs"}}
+	if _, err := r.Apply(ctx, fixed(change, Message{Subject: "edit reviews"})); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err = r.Head(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := snap.ReadTree("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := maps.Clone(fixture)
+	want["apps/reviews/service.yaml"] = change.Write["apps/reviews/service.yaml"]
+	delete(want, "docs/notes/a.txt")
+	if !reflect.DeepEqual(after, want) {
+		t.Fatalf("ReadTree after the commit = %q, want %q", after, want)
+	}
+	for _, p := range []string{"apps/ratings/deployment.yaml", "apps/reviews/.gitcanary/v2/overlay.yaml", "apps/reviews/.gitcanary/v2/sub/deep.yaml"} {
+		if &after[p][0] != &before[p][0] {
+			t.Errorf("%s was read again, though its directory did not change", p)
+		}
+	}
 }
 
 func TestApplyChangesTree(t *testing.T) {

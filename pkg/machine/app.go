@@ -22,21 +22,15 @@ import (
 type App struct {
 	Commit string
 	Path   string
-	Files  map[string][]byte // every file of the repository, by path
+	Files  map[string][]byte // every file of the repository, by path; shared with git's cache, never modified
 	State  *overlay.State    // nil when gitcanary has not adopted the app
 }
 
 // LoadApp reads a snapshot into an App.
 func LoadApp(snap git.Snapshot, appPath string) (*App, error) {
-	names, err := snap.Files("")
+	files, err := snap.ReadTree("")
 	if err != nil {
 		return nil, err
-	}
-	files := make(map[string][]byte, len(names))
-	for _, n := range names {
-		if files[n], err = snap.ReadFile(n); err != nil {
-			return nil, err
-		}
 	}
 	return NewApp(snap.Commit(), appPath, files)
 }

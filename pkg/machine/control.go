@@ -40,6 +40,17 @@ func (m *Machine) Control(ctx context.Context, want *release.Control) (res git.R
 	return res, err == nil, err
 }
 
+// ControlPending reports whether Control would act on want for the release
+// as rec records it, so a caller that has just loaded the record can skip
+// Control's fetch and edit when there is nothing to do.
+func ControlPending(rec *release.Release, want *release.Control) bool {
+	if want == nil || rec.Status == nil {
+		return false
+	}
+	mut, _ := pendingControl(rec, *want)
+	return mut != nil
+}
+
 // pendingControl returns the mutation for the first request of want not
 // yet acted on that rec's phase allows, and status.control after it; nil
 // when there is none.

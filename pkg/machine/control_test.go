@@ -10,14 +10,22 @@ import (
 )
 
 // drive acts on control, else steps, as `gitcanary run` does, until the
-// release is done or until holds.
+// release is done or until holds. Every time, ControlPending on the record
+// must tell whether Control acts.
 func drive(t *testing.T, m *Machine, c *release.Control, until Until) *release.Release {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
+		rec, _, err := m.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending := ControlPending(rec, c)
 		if _, acted, err := m.Control(ctx, c); err != nil {
 			t.Fatal(err)
+		} else if acted != pending {
+			t.Fatalf("phase %s, status.control %+v, control %+v: Control acted=%v, ControlPending=%v", rec.Status.Phase, rec.Status.Control, c, acted, pending)
 		} else if acted {
 			continue
 		}

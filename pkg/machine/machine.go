@@ -150,6 +150,13 @@ func (m *Machine) Step(ctx context.Context) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
+	return m.StepFrom(ctx, rec, app)
+}
+
+// StepFrom is Step on a record and app the caller has just loaded with
+// Load, to spare a second fetch and read of the same head. A commit it
+// makes is still checked against the head it pushes onto.
+func (m *Machine) StepFrom(ctx context.Context, rec *release.Release, app *App) (Outcome, error) {
 	if m.deps.Argo == nil || m.deps.Cluster == nil {
 		return Outcome{}, fmt.Errorf("driving a release needs Argo CD and cluster access")
 	}
