@@ -454,7 +454,7 @@ func newHistory(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			commits, err := r.Log(cmd.Context(), func(c git.Commit) bool { return c.Trailer(git.TrailerRelease) == name }, 0)
+			commits, err := r.Log(cmd.Context(), "", func(c git.Commit) bool { return c.Trailer(git.TrailerRelease) == name }, 0)
 			if err != nil {
 				return err
 			}

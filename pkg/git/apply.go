@@ -179,16 +179,23 @@ func (r *repo) commit(parent plumbing.Hash, base *object.Tree, change Change, ms
 	return c, w.written, nil
 }
 
-// Log fetches the branch and walks it from head, newest first.
-func (r *repo) Log(ctx context.Context, match func(Commit) bool, limit int) ([]Commit, error) {
-	unlock, err := r.lock(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("log %s of %s: %w", r.opts.Branch, r.display, err)
-	}
-	head, err := r.fetch(ctx)
-	unlock()
-	if err != nil {
-		return nil, err
+// Log walks history from commit from, or fetches the branch and walks it
+// from head, newest first.
+func (r *repo) Log(ctx context.Context, from string, match func(Commit) bool, limit int) ([]Commit, error) {
+	head := plumbing.NewHash(from)
+	switch {
+	case from == "":
+		unlock, err := r.lock(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("log %s of %s: %w", r.opts.Branch, r.display, err)
+		}
+		head, err = r.fetch(ctx)
+		unlock()
+		if err != nil {
+			return nil, err
+		}
+	case !plumbing.IsHash(from):
+		return nil, fmt.Errorf("log %s of %s: %q is not a commit hash", r.opts.Branch, r.display, from)
 	}
 	out, err := r.walk(head, 0, limit, match)
 	if err != nil {

@@ -148,9 +148,11 @@ type Repo interface {
 	// it with Existing set instead of committing twice. On a rejected push it
 	// fetches and calls edit again on the new head.
 	Apply(ctx context.Context, edit Edit) (Result, error)
-	// Log walks the branch from head, newest first, returning commits for
-	// which match is true, at most limit (0 means no limit).
-	Log(ctx context.Context, match func(Commit) bool, limit int) ([]Commit, error)
+	// Log walks history newest first from commit from or, when from is "",
+	// from the branch head after a fetch, returning commits for which match
+	// is true, at most limit (0 means no limit). Walking from a snapshot's
+	// commit needs no fetch.
+	Log(ctx context.Context, from string, match func(Commit) bool, limit int) ([]Commit, error)
 }
 
 // ShortHash abbreviates a commit hash to 8 characters for people to read.

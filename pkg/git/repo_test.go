@@ -366,7 +366,7 @@ func TestTrailersRoundTrip(t *testing.T) {
 	}
 
 	// and Log reads them back.
-	got, err := r.Log(ctx, func(c Commit) bool { return c.Trailer(TrailerRelease) == "reviews-v2" }, 0)
+	got, err := r.Log(ctx, "", func(c Commit) bool { return c.Trailer(TrailerRelease) == "reviews-v2" }, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func TestTrailersRoundTrip(t *testing.T) {
 		t.Errorf("Log()[0] = %+v, want hash %s subject %q trailers %v", c, res.Commit.Hash, msg.Subject, msg.Trailers)
 	}
 
-	all, err := r.Log(ctx, nil, 0)
+	all, err := r.Log(ctx, "", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,8 +390,19 @@ func TestTrailersRoundTrip(t *testing.T) {
 	if want := e.srv.Commits(t, e.name); !reflect.DeepEqual(subjects, want) {
 		t.Errorf("Log subjects = %q, want git log's %q", subjects, want)
 	}
-	if limited, _ := r.Log(ctx, nil, 2); len(limited) != 2 || limited[0].Subject != "by hand" {
+	if limited, _ := r.Log(ctx, "", nil, 2); len(limited) != 2 || limited[0].Subject != "by hand" {
 		t.Errorf("Log(limit 2) = %+v", limited)
+	}
+	// From a commit: its history only, without a fetch.
+	from, err := r.Log(ctx, res.Commit.Hash, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(from) != len(all)-2 || from[0].Hash != res.Commit.Hash {
+		t.Errorf("Log from %s = %d commits starting %s, want %d starting with it", short(res.Commit.Hash), len(from), short(from[0].Hash), len(all)-2)
+	}
+	if _, err := r.Log(ctx, "main", nil, 0); err == nil {
+		t.Error("Log from a branch name: want an error, it takes a commit hash")
 	}
 }
 

@@ -129,10 +129,11 @@ func (m *Machine) Load(ctx context.Context) (*release.Release, *App, error) {
 }
 
 // lastCommit finds the commit that carries the release's current Seq, by
-// its trailers: this is how a resumed process finds what to sync to.
-func (m *Machine) lastCommit(ctx context.Context, seq int) (git.Commit, error) {
+// its trailers: this is how a resumed process finds what to sync to. It
+// is in the history of from, the commit the record was read at.
+func (m *Machine) lastCommit(ctx context.Context, from string, seq int) (git.Commit, error) {
 	want := fmt.Sprint(seq)
-	cs, err := m.deps.Repo.Log(ctx, func(c git.Commit) bool {
+	cs, err := m.deps.Repo.Log(ctx, from, func(c git.Commit) bool {
 		return c.Trailer(git.TrailerRelease) == m.name && c.Trailer(git.TrailerSeq) == want
 	}, 1)
 	if err != nil {
@@ -160,7 +161,7 @@ func (m *Machine) StepFrom(ctx context.Context, rec *release.Release, app *App) 
 	if m.deps.Argo == nil || m.deps.Cluster == nil {
 		return Outcome{}, fmt.Errorf("driving a release needs Argo CD and cluster access")
 	}
-	last, err := m.lastCommit(ctx, rec.Status.Seq)
+	last, err := m.lastCommit(ctx, app.Commit, rec.Status.Seq)
 	if err != nil {
 		return Outcome{}, err
 	}
