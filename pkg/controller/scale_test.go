@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strconv"
@@ -40,6 +41,11 @@ const (
 	scaleOneEnv = "GITCANARY_SCALE_ONE"
 	// scaleOutEnv names the file a child writes its result to.
 	scaleOutEnv = "GITCANARY_SCALE_OUT"
+	// scaleHeapEnv, a file name prefix, has heap profiles written while
+	// every release is paused (<prefix>paused.heap) and at the end
+	// (<prefix>end.heap): the run's objects are gone when go test's
+	// -memprofile writes.
+	scaleHeapEnv = "GITCANARY_SCALE_HEAP_PROFILE"
 )
 
 // scaleHold is how long the benchmark keeps every release paused, to
@@ -149,8 +155,9 @@ type scaleResult struct {
 	Pickup       float64 // from the approval commit until the first release acted on it
 	ToFinish     float64 // from the approval commit until every release is Promoted
 	CPUToFinish  float64
-	RSSPausedKiB int64 // VmRSS while every release is paused
-	HWMPausedKiB int64 // VmHWM then
+	CPUServer    float64 // of the child processes: git daemon and what it runs, cat-file
+	RSSPausedKiB int64   // VmRSS while every release is paused
+	HWMPausedKiB int64   // VmHWM then
 	HeapPaused   uint64
 	RSSEndKiB    int64
 	HWMEndKiB    int64
@@ -218,7 +225,7 @@ func runScale(tb testing.TB, cfg scaleConfig) scaleResult {
 	}
 
 	runtime.GC()
-	cpu0 := cpuTime()
+	cpu0, srv0 := cpuTime(), childrenCPU()
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -229,6 +236,7 @@ func runScale(tb testing.TB, cfg scaleConfig) scaleResult {
 	res.CPUToPause = cpu1 - cpu0
 	res.RSSPausedKiB, res.HWMPausedKiB = rss(tb)
 	res.HeapPaused = liveHeap()
+	heapProfile(tb, "paused")
 
 	checks0 := reconciles(reg)
 	time.Sleep(scaleHold)
@@ -244,8 +252,10 @@ func runScale(tb testing.TB, cfg scaleConfig) scaleResult {
 	waitFor("every release promoted", func() bool { return phase(release.Promoted) == n })
 	res.ToFinish = time.Since(approved).Seconds()
 	res.CPUToFinish = cpuTime() - cpu2
+	res.CPUServer = childrenCPU() - srv0
 	res.RSSEndKiB, res.HWMEndKiB = rss(tb)
 	res.HeapEnd = liveHeap()
+	heapProfile(tb, "end")
 	cancel()
 	<-stopped
 
@@ -274,7 +284,8 @@ func (r scaleResult) print(out io.Writer) {
 	p("  approval to promoted  %7.1f s wall  %7.1f s CPU", r.ToFinish, r.CPUToFinish)
 	p("  RSS all paused        VmRSS %s, VmHWM %s, Go heap live %.0f MiB", mib(r.RSSPausedKiB), mib(r.HWMPausedKiB), float64(r.HeapPaused)/(1<<20))
 	p("  RSS at the end        VmRSS %s, VmHWM %s, Go heap live %.0f MiB", mib(r.RSSEndKiB), mib(r.HWMEndKiB), float64(r.HeapEnd)/(1<<20))
-	p("  CPU per release       %.0f ms (user+sys of this process, setup excluded)", 1000*(r.CPUToPause+r.CPUHold+r.CPUToFinish)/float64(r.Releases))
+	p("  CPU per release       %.0f ms (user+sys of this process, setup excluded); git server and fake Argo CD's reads %.0f ms more",
+		1000*(r.CPUToPause+r.CPUHold+r.CPUToFinish)/float64(r.Releases), 1000*r.CPUServer/float64(r.Releases))
 	p("  commits %d (%.1f per release), syncs %d, reconciles %d", r.Commits, float64(r.Commits)/float64(r.Releases), r.Syncs, r.Reconciles)
 	p("  reconcile duration (gitcanary_step_duration_seconds; factor-2 buckets, interpolated):")
 	p("    %-8s %8s %9s %9s %9s", "did", "count", "p50", "p90", "p99")
@@ -397,6 +408,34 @@ func cpuTime() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
+// childrenCPU is the CPU time in seconds of this process's children: git
+// daemon, with the upload-pack and receive-pack it has waited for, and
+// cat-file, from /proc while they run, and the git commands of the test
+// once waited for. They share the machine with the controller.
+func childrenCPU() float64 {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	var ticks int64
+	for _, t := range tasks {
+		data, _ := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
+		for _, pid := range strings.Fields(string(data)) {
+			stat, err := os.ReadFile("/proc/" + pid + "/stat")
+			if err != nil {
+				continue
+			}
+			// Fields after the command's closing parenthesis; utime, stime,
+			// cutime and cstime are the 14th to 17th of the whole line.
+			f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+			for _, v := range f[11:15] {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				ticks += n
+			}
+		}
+	}
+	var ru syscall.Rusage // the children already waited for
+	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
+	return float64(ticks)/100 + time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds() // USER_HZ
+}
+
 // rss reads VmRSS and VmHWM, in KiB, from /proc/self/status.
 func rss(tb testing.TB) (vmRSS, vmHWM int64) {
 	f, err := os.Open("/proc/self/status")
@@ -427,6 +466,22 @@ func liveHeap() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// heapProfile writes a heap profile when scaleHeapEnv asks for one.
+func heapProfile(tb testing.TB, name string) {
+	prefix := os.Getenv(scaleHeapEnv)
+	if prefix == "" {
+		return
+	}
+	f, err := os.Create(prefix + name + ".heap")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // errorLog is a slog handler that keeps the first error records.
