@@ -6,7 +6,7 @@ BIN   := bin/gitcanary
 HEAVY := flock /tmp/gitcanary-heavy.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-unit test-e2e lint fmt bench bench-e2e demo demo-down clean
+.PHONY: help build test test-unit test-e2e lint fmt bench bench-go bench-scale bench-e2e demo demo-down clean
 
 include e2e/testbed/testbed.mk
 
@@ -34,8 +34,13 @@ lint: ## go vet, gofmt, and golangci-lint when installed
 fmt: ## gofmt every Go file
 	gofmt -w cmd pkg e2e fixtures releases deploy
 
-bench: ## Go benchmarks (git on loopback, rendering, a release step without Argo CD)
-	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
+bench: bench-go bench-scale ## the Go benchmarks, then the controller at scale
+
+bench-go: ## Go benchmarks (git on loopback, rendering, a release step without Argo CD)
+	$(HEAVY) $(GO) test -run '^$$' -bench . -skip BenchmarkControllerScale -benchmem ./pkg/...
+
+bench-scale: ## one controller driving GITCANARY_SCALE_RELEASES (default 1000) releases: time, CPU, RSS, latencies, RSS for 10,000
+	$(HEAVY) $(GO) test -count=1 -timeout 60m -run '^$$' -bench BenchmarkControllerScale -benchtime 1x ./pkg/controller/
 
 bench-e2e: testbed-up build ## P1/P2 latencies on the test bed next to a bare Argo CD sync
 	GITCANARY_E2E=1 $(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkE2E -benchtime 1x -v ./e2e/

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,7 +42,7 @@ type GitSource struct {
 	mu      sync.Mutex
 	due     map[string]time.Time // file key → when to reconcile it next
 	content map[string]string    // file key → the content last reconciled
-	names   map[string]string    // file key → the release's name (for metrics)
+	names   map[string]string    // file key → its release's name, for the metrics
 	broken  map[string]string    // file key → the problem last reported
 }
 
@@ -84,16 +85,20 @@ func (s *GitSource) Tick(ctx context.Context) time.Time {
 	s.mu.Unlock()
 	var ready []fileRelease
 	seen := map[string]bool{}
+	var unread []string // key prefixes of the repositories that could not be read
 	for _, repo := range s.Repos {
-		rels, err := s.read(ctx, repo)
+		rels, keys, err := s.read(ctx, repo)
 		if err != nil {
 			s.log().Error("read releases", "repo", repo.URL, "err", err)
+			unread = append(unread, fileKey(repo, ""))
 			continue
 		}
 		now := time.Now()
+		for _, k := range keys {
+			seen[k] = true
+		}
 		s.mu.Lock()
 		for _, fr := range rels {
-			seen[fr.key] = true
 			// An edited file (an approval, a weight) is looked at at once.
 			if t, ok := s.due[fr.key]; !ok || !t.After(now) || s.content[fr.key] != fr.content {
 				ready = append(ready, fr)
@@ -101,22 +106,22 @@ func (s *GitSource) Tick(ctx context.Context) time.Time {
 		}
 		s.mu.Unlock()
 	}
-	s.forgetDeleted(seen)
+	s.forgetDeleted(seen, unread)
 	s.reconcileAll(ctx, ready)
 	return s.nextDue()
 }
 
-// read lists and parses the Release files of one repository. A file that
-// does not parse or validate is reported once (until it changes) and
-// skipped.
-func (s *GitSource) read(ctx context.Context, repo release.Repo) ([]fileRelease, error) {
+// read lists and parses the Release files of one repository, and returns
+// the keys of every file it found. A file that does not parse or validate
+// is reported once (until it changes) and skipped.
+func (s *GitSource) read(ctx context.Context, repo release.Repo) (_ []fileRelease, keys []string, _ error) {
 	g, err := s.repos.get(ctx, s.OpenRepo, repo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	head, err := g.Head(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir := repo.Path
 	if dir == "" {
@@ -124,14 +129,15 @@ func (s *GitSource) read(ctx context.Context, repo release.Repo) ([]fileRelease,
 	}
 	files, err := head.ReadTree(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []fileRelease
 	for _, f := range slices.Sorted(maps.Keys(files)) {
 		if ext := path.Ext(f); ext != ".yaml" && ext != ".yml" {
 			continue
 		}
-		key := repo.URL + "#" + repo.BranchOrDefault() + ":" + f
+		key := fileKey(repo, f)
+		keys = append(keys, key)
 		data := files[f]
 		r, err := release.Parse(data)
 		if err == nil {
@@ -147,7 +153,7 @@ func (s *GitSource) read(ctx context.Context, repo release.Repo) ([]fileRelease,
 		}
 		out = append(out, fileRelease{key: key, r: r, content: string(data)})
 	}
-	return out, nil
+	return out, keys, nil
 }
 
 func (s *GitSource) report(key, problem string) {
@@ -160,16 +166,36 @@ func (s *GitSource) report(key, problem string) {
 	s.log().Error("release file is not valid; fix it to drive the release", "problem", problem)
 }
 
-func (s *GitSource) forgetDeleted(seen map[string]bool) {
+// fileKey names a Release file of a watched repository.
+func fileKey(repo release.Repo, file string) string {
+	return repo.URL + "#" + repo.BranchOrDefault() + ":" + file
+}
+
+// forgetDeleted drops what it knows of the files that are gone, in the
+// repositories it could read: their schedule and their release's metrics.
+func (s *GitSource) forgetDeleted(seen map[string]bool, unread []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	gone := func(k string) bool {
+		for _, prefix := range unread {
+			if strings.HasPrefix(k, prefix) {
+				return false
+			}
+		}
+		return !seen[k]
+	}
 	for k := range s.due {
-		if !seen[k] {
+		if gone(k) {
 			s.Driver.Metrics.Forget("", s.names[k])
 			delete(s.due, k)
 			delete(s.content, k)
 			delete(s.names, k)
 			s.log().Info("release file deleted: no longer driven", "file", k)
+		}
+	}
+	for k := range s.broken {
+		if gone(k) {
+			delete(s.broken, k)
 		}
 	}
 }

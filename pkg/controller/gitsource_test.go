@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,11 @@ func TestGitSource(t *testing.T) {
 		"README.md":                []byte("not a release"),
 	})
 	cache := t.TempDir()
+	errs := &errorLog{}
 	src := &GitSource{
 		Repos:  []release.Repo{{URL: config, Branch: "main"}},
 		Driver: d,
+		Log:    slog.New(errs),
 		OpenRepo: func(ctx context.Context, r release.Repo) (git.Repo, error) {
 			return git.Open(ctx, git.Options{URL: r.URL, Branch: r.BranchOrDefault(), CacheDir: cache})
 		},
@@ -57,15 +60,27 @@ func TestGitSource(t *testing.T) {
 	if src.broken == nil || !strings.Contains(src.broken[config+"#main:releases/broken.yaml"], `spec.stpes: unknown field`) {
 		t.Errorf("broken file not reported: %v", src.broken)
 	}
+	if n := errs.count(); n != 1 {
+		t.Errorf("%d errors logged while the broken file stayed as it is, want it reported once: %s", n, errs)
+	}
 	w.Server.Push(t, "config.git", map[string][]byte{"releases/reviews-v2.yaml": releaseDoc(t, w.URL, "{approvals: 1}")}, "approve reviews-v2")
 	tickUntil("the promotion", func(r *release.Release) bool { return r.Status.Phase == release.Promoted })
 
-	w.Server.Push(t, "config.git", map[string][]byte{"releases/reviews-v2.yaml": nil}, "reviews-v2 is done")
+	if v := testutil.ToFloat64(d.Metrics.releases.WithLabelValues("Promoted")); v != 1 {
+		t.Errorf("gitcanary_releases{phase=Promoted} = %v, want 1", v)
+	}
+	w.Server.Push(t, "config.git", map[string][]byte{"releases/reviews-v2.yaml": nil, "releases/broken.yaml": nil}, "reviews-v2 is done")
 	src.Tick(ctx)
 	if _, ok := src.due[config+"#main:releases/reviews-v2.yaml"]; ok {
 		t.Error("a deleted release file is still scheduled")
 	}
+	if len(src.broken) != 0 {
+		t.Errorf("a deleted broken file is still remembered: %v", src.broken)
+	}
 	if v := testutil.ToFloat64(d.Metrics.releases.WithLabelValues("Promoted")); v != 0 {
 		t.Errorf("gitcanary_releases{phase=Promoted} = %v after the file was deleted, want 0", v)
+	}
+	if n := testutil.CollectAndCount(d.Metrics.weight); n != 0 {
+		t.Errorf("%d gitcanary_release_weight series after the file was deleted, want none", n)
 	}
 }

@@ -11,8 +11,11 @@ import (
 )
 
 // objectCacheSize bounds the object contents kept in memory for every
-// repository of the process together.
-const objectCacheSize = 32 * cache.MiByte
+// repository of the process together. Commits and trees only: file
+// contents are kept by each repository's treeCache. What it must hold is
+// the history Apply searches for an earlier commit (DedupeDepth commits of
+// a few hundred bytes per repository); past that, reads go to disk.
+const objectCacheSize = 8 * cache.MiByte
 
 // objects is the object cache of every repository the process opens, so
 // memory stays bounded however many repositories a controller drives
@@ -61,7 +64,12 @@ func cacheFor(dir string) repoObjects {
 	return repoObjects{lru: objects, repo: id.(uint64)}
 }
 
-func (c repoObjects) Put(o plumbing.EncodedObject) { c.lru.put(objectKey{c.repo, o.Hash()}, o) }
+func (c repoObjects) Put(o plumbing.EncodedObject) {
+	if o.Type() == plumbing.BlobObject {
+		return // kept, by tree, in the repository's treeCache
+	}
+	c.lru.put(objectKey{c.repo, o.Hash()}, o)
+}
 
 func (c repoObjects) Get(h plumbing.Hash) (plumbing.EncodedObject, bool) {
 	return c.lru.get(objectKey{c.repo, h})
