@@ -78,6 +78,7 @@ wait. Metrics and health probes are served on their own addresses.`,
 	f.StringVar(&dir, "releases-dir", controller.DefaultReleasesDir, "directory of Release files in the --releases-repo repositories")
 	f.DurationVar(&o.GitInterval, "releases-interval", 5*time.Second, "how often the --releases-repo repositories are fetched")
 	f.DurationVar(&o.Driver.Poll, "poll", 5*time.Second, "how soon a waiting release is looked at again")
+	f.DurationVar(&o.Driver.ApprovalPoll, "approval-poll", 30*time.Second, "how soon a release paused until approved is looked at again (edits of its resource or file act at once)")
 	f.IntVar(&o.Workers, "workers", 4, "releases reconciled at once")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables them)")

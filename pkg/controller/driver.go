@@ -35,8 +35,16 @@ type Driver struct {
 	// Poll bounds how long a release waits before it is looked at again
 	// when nothing tells the controller it changed (Argo CD syncing, pods
 	// becoming ready). Default 5s.
-	Poll    time.Duration
-	Metrics *Metrics
+	Poll time.Duration
+	// ApprovalPoll is how soon a release paused until approved is looked
+	// at again (default 30s). What ends such a pause reaches the
+	// controller by itself: an edit of a Release resource is watched, an
+	// edited Release file is acted on at the next fetch of its repository,
+	// and `gitcanary approve` drives the release on itself. The poll only
+	// finds an approval committed by other means, such as
+	// `gitcanary approve --wait-for=none`.
+	ApprovalPoll time.Duration
+	Metrics      *Metrics
 
 	repos repoCache
 }
@@ -127,7 +135,10 @@ func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, err
 	}
 	if out.Did == "" && !out.Done {
 		res.Requeue = d.poll()
-		if out.Wait > 0 && out.Wait < res.Requeue {
+		switch {
+		case out.Awaiting:
+			res.Requeue = d.approvalPoll()
+		case out.Wait > 0 && out.Wait < res.Requeue:
 			res.Requeue = out.Wait
 		}
 	}
@@ -139,6 +150,13 @@ func (d *Driver) poll() time.Duration {
 		return d.Poll
 	}
 	return 5 * time.Second
+}
+
+func (d *Driver) approvalPoll() time.Duration {
+	if d.ApprovalPoll > 0 {
+		return d.ApprovalPoll
+	}
+	return 30 * time.Second
 }
 
 // repo returns the cached clone of a repository: one per URL and branch,

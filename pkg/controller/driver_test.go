@@ -86,10 +86,11 @@ func TestDriverControl(t *testing.T) {
 	if res.Done || release.FormatWeights(res.Record.Status.Weights) != "v1=90,v2=10" {
 		t.Fatalf("want a pause at 10%%, got %s %s", res.Record.Status.Phase, release.FormatWeights(res.Record.Status.Weights))
 	}
-	// Without an approval it stays paused.
+	// Without an approval it stays paused, looked at every ApprovalPoll
+	// (default 30s) rather than every Poll.
 	for range 3 {
-		if res, err := d.Reconcile(context.Background(), r); err != nil || res.Did != "" || res.Requeue == 0 {
-			t.Fatalf("paused without approval: did %q, requeue %s, err %v", res.Did, res.Requeue, err)
+		if res, err := d.Reconcile(context.Background(), r); err != nil || res.Did != "" || res.Requeue != 30*time.Second {
+			t.Fatalf("paused without approval: did %q, requeue %s (want 30s), err %v", res.Did, res.Requeue, err)
 		}
 	}
 	r.Spec.Control = &release.Control{Approvals: 1}
