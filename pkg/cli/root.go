@@ -152,10 +152,14 @@ type target struct {
 }
 
 func (g *globals) openRepo(ctx context.Context, r release.Repo) (git.Repo, error) {
-	return git.Open(ctx, git.Options{
+	return git.Open(ctx, g.gitOptions(r))
+}
+
+func (g *globals) gitOptions(r release.Repo) git.Options {
+	return git.Options{
 		URL: r.URL, Branch: r.BranchOrDefault(), CacheDir: g.cacheDir,
 		Username: g.gitUser, Password: g.gitPass,
-	})
+	}
 }
 
 // deps wires a machine. With needCluster, Argo CD and the cluster are

@@ -19,6 +19,7 @@ func newRun(g *globals) *cobra.Command {
 	var o controller.Options
 	var repos []string
 	var branch, dir string
+	var readAge time.Duration
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the controller: drive Release resources and releases/ files in git by themselves",
@@ -60,7 +61,11 @@ wait. Metrics and health probes are served on their own addresses.`,
 				o.GitRepos = append(o.GitRepos, release.Repo{URL: url, Branch: branch, Path: dir})
 			}
 			o.Config, o.Kinds, o.Log = cfg, kinds, g.logger()
-			o.Driver.OpenRepo = func(ctx context.Context, r release.Repo) (git.Repo, error) { return g.openRepo(ctx, r) }
+			o.Driver.OpenRepo = func(ctx context.Context, r release.Repo) (git.Repo, error) {
+				opts := g.gitOptions(r)
+				opts.ReadAge = readAge
+				return git.Open(ctx, opts)
+			}
 			o.Driver.Argo, o.Driver.Cluster, o.Driver.Kinds = argocd.Granted(client, g.instance), cluster, kinds
 			o.Driver.Builder, o.Driver.Clock, o.Driver.Log = &kustomize.Krusty{}, time.Now, o.Log
 			if o.LeaderElectionID == "" {
@@ -80,6 +85,7 @@ wait. Metrics and health probes are served on their own addresses.`,
 	f.DurationVar(&o.Driver.Poll, "poll", 5*time.Second, "how soon a waiting release is looked at again")
 	f.DurationVar(&o.Driver.ApprovalPoll, "approval-poll", 30*time.Second, "how soon a release paused until approved is looked at again (edits of its resource or file act at once)")
 	f.IntVar(&o.Workers, "workers", 4, "releases reconciled at once")
+	f.DurationVar(&readAge, "git-read-age", 2*time.Second, "a release's check reads its repository as last fetched or pushed when that is at most this old, instead of fetching again (0: fetch every time; commits always fetch)")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables them)")
 	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader among instances; only it drives releases")

@@ -186,10 +186,10 @@ func runScale(tb testing.TB, cfg scaleConfig) scaleResult {
 
 	// Wired as `gitcanary run` wires it (pkg/cli/run.go): one builder and
 	// kinds for every release, GitSource opening the config repository
-	// with the driver's opener, production intervals.
+	// with the driver's opener, production intervals and --git-read-age.
 	cache := tb.TempDir()
 	open := func(ctx context.Context, r release.Repo) (git.Repo, error) {
-		return git.Open(ctx, git.Options{URL: r.URL, Branch: r.BranchOrDefault(), CacheDir: cache})
+		return git.Open(ctx, git.Options{URL: r.URL, Branch: r.BranchOrDefault(), CacheDir: cache, ReadAge: 2 * time.Second})
 	}
 	errs := &errorLog{}
 	log := slog.New(errs)

@@ -24,12 +24,7 @@ var backoffBase = 50 * time.Millisecond
 
 // Head fetches the branch and returns a snapshot of its head.
 func (r *repo) Head(ctx context.Context) (Snapshot, error) {
-	unlock, err := r.lock(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("read %s of %s: %w", r.opts.Branch, r.display, err)
-	}
-	defer unlock()
-	head, err := r.fetch(ctx)
+	head, err := r.head(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -185,13 +180,8 @@ func (r *repo) Log(ctx context.Context, from string, match func(Commit) bool, li
 	head := plumbing.NewHash(from)
 	switch {
 	case from == "":
-		unlock, err := r.lock(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("log %s of %s: %w", r.opts.Branch, r.display, err)
-		}
-		head, err = r.fetch(ctx)
-		unlock()
-		if err != nil {
+		var err error
+		if head, err = r.head(ctx); err != nil {
 			return nil, err
 		}
 	case !plumbing.IsHash(from):

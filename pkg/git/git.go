@@ -50,6 +50,13 @@ type Options struct {
 	AuthorEmail string
 	// MaxAttempts bounds push retries after a rejected push (default 5).
 	MaxAttempts int
+	// ReadAge lets Head, and Log from the head, use this process's view of
+	// the branch instead of fetching when that view is younger: from a
+	// fetch that began, or a push that was accepted, at most ReadAge ago.
+	// A controller reading many releases of one repository sets it, so
+	// they share a fetch; 0 (the CLI) fetches for every read. Apply always
+	// fetches.
+	ReadAge time.Duration
 }
 
 // Snapshot is the tree of one commit, read without a work tree.

@@ -51,6 +51,11 @@ type repo struct {
 	mu    sync.Mutex
 	gg    *gogit.Repository
 	files treeCache // guarded by mu
+	// seen is the remote branch's commit as of seenAt, from this
+	// process's last fetch or accepted push (guarded by mu). Its objects
+	// are in the storer's index, whatever other processes did since.
+	seen   plumbing.Hash
+	seenAt time.Time
 
 	// cloned reports whether Open created the cache (true) or reused it.
 	cloned bool
@@ -215,6 +220,7 @@ func (r *repo) remote() *gogit.Remote {
 func (r *repo) fetch(ctx context.Context) (plumbing.Hash, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	began := r.now()
 	spec := config.RefSpec(fmt.Sprintf("+%s:%s", r.branchRef(), r.trackingRef()))
 	err := r.remote().FetchContext(ctx, &gogit.FetchOptions{
 		RemoteName: remoteName,
@@ -233,5 +239,25 @@ func (r *repo) fetch(ctx context.Context) (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: read %s: %w", r.opts.Branch, r.display, r.trackingRef(), err)
 	}
+	r.seen, r.seenAt = ref.Hash(), began
 	return ref.Hash(), nil
+}
+
+// head returns the remote branch's commit: this process's view of it when
+// Options.ReadAge allows, else a fresh fetch's.
+func (r *repo) head(ctx context.Context) (plumbing.Hash, error) {
+	if r.opts.ReadAge > 0 {
+		r.mu.Lock()
+		h, at := r.seen, r.seenAt
+		r.mu.Unlock()
+		if !h.IsZero() && r.now().Sub(at) <= r.opts.ReadAge {
+			return h, nil
+		}
+	}
+	unlock, err := r.lock(ctx)
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("read %s of %s: %w", r.opts.Branch, r.display, err)
+	}
+	defer unlock()
+	return r.fetch(ctx)
 }

@@ -80,6 +80,7 @@ func (r *repo) push(ctx context.Context, parent, commit plumbing.Hash, objects [
 
 	// With a report, ReceivePack also returns its first failure as err:
 	// read the report first, it tells a refused update from a broken push.
+	accepted := r.now() // at or before the moment the remote took the update
 	rs, err := sess.ReceivePack(ctx, req)
 	if rs != nil { // nil when the server does not report status
 		if rs.UnpackStatus != "ok" {
@@ -104,5 +105,6 @@ func (r *repo) push(ctx context.Context, parent, commit plumbing.Hash, objects [
 	if err := r.gg.Storer.SetReference(plumbing.NewHashReference(r.trackingRef(), commit)); err != nil {
 		return fail(fmt.Errorf("update %s: %w", r.trackingRef(), err))
 	}
+	r.seen, r.seenAt = commit, accepted
 	return nil
 }

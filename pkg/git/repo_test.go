@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/git/gittest"
 )
@@ -432,4 +433,47 @@ func TestNothingToCommit(t *testing.T) {
 	if got := e.srv.Commits(t, e.name); len(got) != 1 {
 		t.Errorf("server has commits %q, want only the initial one", got)
 	}
+}
+
+// TestReadAge: with Options.ReadAge, Head and Log from the head use this
+// process's view of the branch, from its last fetch or accepted push,
+// while that view is younger than ReadAge, and fetch once it is older.
+// Without ReadAge every read fetches.
+func TestReadAge(t *testing.T) {
+	e := newEnv(t)
+	r := e.open(t, t.TempDir()) // its fetch is the view
+	now := time.Now()
+	r.now = func() time.Time { return now }
+	r.opts.ReadAge = time.Minute
+	ctx := context.Background()
+	headIs := func(when, want string) {
+		t.Helper()
+		snap, err := r.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log, err := r.Log(ctx, "", func(Commit) bool { return true }, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Commit() != want || len(log) != 1 || log[0].Hash != want {
+			t.Errorf("%s: Head at %.8s, Log from %.8v; want %.8s", when, snap.Commit(), log, want)
+		}
+	}
+
+	opened := e.head(t)
+	e.srv.Push(t, e.name, map[string][]byte{"docs/notes/b.txt": []byte("b\n")}, "someone else")
+	headIs("a push by someone else, the view 0s old", opened)
+	now = now.Add(2 * time.Minute)
+	pushed := e.head(t)
+	headIs("the view 2m old", pushed)
+
+	res, err := r.Apply(ctx, fixed(Change{Write: map[string][]byte{"docs/notes/c.txt": []byte("c\n")}}, Message{Subject: "c"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Push(t, e.name, map[string][]byte{"docs/notes/d.txt": []byte("d\n")}, "someone else again")
+	headIs("after Apply's accepted push", res.Commit.Hash)
+	r.opts.ReadAge = 0
+	headIs("without ReadAge", e.head(t))
 }
