@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/util/workqueue"
+
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -25,6 +27,12 @@ const DefaultReleasesDir = "releases"
 // drives it, and deleting it stops driving it (git keeps the release as it
 // stands; `gitcanary abort` or the file's return resumes it). It runs only
 // on the leader.
+//
+// One loop fetches the repositories every Interval and puts a file that is
+// new or changed on a work queue at once; Workers take files from the
+// queue, drive each until its release waits, and put it back on the queue
+// after the wait (a requeue, as for Release resources). A file is never
+// worked on by two workers at once.
 type GitSource struct {
 	// Repos are the watched repositories; Path is the directory of
 	// Release files (default releases).
@@ -38,34 +46,57 @@ type GitSource struct {
 	Workers int
 	Log     *slog.Logger
 
-	repos   repoCache
-	mu      sync.Mutex
-	due     map[string]time.Time // file key → when to reconcile it next
-	content map[string]string    // file key → the content last reconciled
-	names   map[string]string    // file key → its release's name, for the metrics
-	broken  map[string]string    // file key → the problem last reported
+	repos  repoCache
+	queue  workqueue.TypedDelayingInterface[string] // file keys
+	mu     sync.Mutex
+	files  map[string]fileRelease // file key → the file as last read
+	broken map[string]string      // file key → the problem last reported
 }
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable.
 func (s *GitSource) NeedLeaderElection() bool { return true }
 
-// Start implements manager.Runnable: it polls until ctx ends.
+// Start implements manager.Runnable: it reads the repositories and works
+// on their files until ctx ends.
 func (s *GitSource) Start(ctx context.Context) error {
 	interval := s.Interval
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
+	workers := s.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+	s.init()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s.work(ctx) {
+			}
+		}()
+	}
+	defer func() {
+		s.queue.ShutDown()
+		wg.Wait()
+	}()
 	for {
-		next := s.Tick(ctx)
-		wait := time.Until(next)
-		if wait > interval || wait <= 0 {
-			wait = interval
-		}
+		s.Read(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(wait):
+		case <-time.After(interval):
 		}
+	}
+}
+
+func (s *GitSource) init() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files == nil {
+		s.files, s.broken = map[string]fileRelease{}, map[string]string{}
+		s.queue = workqueue.NewTypedDelayingQueue[string]()
 	}
 }
 
@@ -75,15 +106,11 @@ type fileRelease struct {
 	content string
 }
 
-// Tick fetches every watched repository once and reconciles the releases
-// that are due. It returns when the next one is due.
-func (s *GitSource) Tick(ctx context.Context) time.Time {
-	s.mu.Lock()
-	if s.due == nil {
-		s.due, s.content, s.names, s.broken = map[string]time.Time{}, map[string]string{}, map[string]string{}, map[string]string{}
-	}
-	s.mu.Unlock()
-	var ready []fileRelease
+// Read fetches every watched repository once, queues the files that are
+// new or changed, and forgets the files that are gone.
+func (s *GitSource) Read(ctx context.Context) {
+	s.init()
+	var changed []string
 	seen := map[string]bool{}
 	var unread []string // key prefixes of the repositories that could not be read
 	for _, repo := range s.Repos {
@@ -93,22 +120,44 @@ func (s *GitSource) Tick(ctx context.Context) time.Time {
 			unread = append(unread, fileKey(repo, ""))
 			continue
 		}
-		now := time.Now()
 		for _, k := range keys {
 			seen[k] = true
 		}
 		s.mu.Lock()
 		for _, fr := range rels {
-			// An edited file (an approval, a weight) is looked at at once.
-			if t, ok := s.due[fr.key]; !ok || !t.After(now) || s.content[fr.key] != fr.content {
-				ready = append(ready, fr)
+			// A new or edited file (an approval, a weight) is looked at at once.
+			if old, ok := s.files[fr.key]; !ok || old.content != fr.content {
+				s.files[fr.key] = fr
+				changed = append(changed, fr.key)
 			}
 		}
 		s.mu.Unlock()
 	}
 	s.forgetDeleted(seen, unread)
-	s.reconcileAll(ctx, ready)
-	return s.nextDue()
+	for _, k := range changed {
+		s.queue.Add(k)
+	}
+}
+
+// work drives the release of one queued file until it waits and queues it
+// again for when the wait is over. It returns false once the queue is shut
+// down.
+func (s *GitSource) work(ctx context.Context) bool {
+	key, shutdown := s.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer s.queue.Done(key)
+	s.mu.Lock()
+	fr, ok := s.files[key]
+	s.mu.Unlock()
+	if !ok || ctx.Err() != nil {
+		return true // deleted meanwhile
+	}
+	if after, again := s.reconcile(ctx, fr); again {
+		s.queue.AddAfter(key, after)
+	}
+	return true
 }
 
 // read lists and parses the Release files of one repository, and returns
@@ -172,7 +221,8 @@ func fileKey(repo release.Repo, file string) string {
 }
 
 // forgetDeleted drops what it knows of the files that are gone, in the
-// repositories it could read: their schedule and their release's metrics.
+// repositories it could read: the file and its release's metrics. A timer
+// still queued for such a file finds nothing to do.
 func (s *GitSource) forgetDeleted(seen map[string]bool, unread []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -184,12 +234,10 @@ func (s *GitSource) forgetDeleted(seen map[string]bool, unread []string) {
 		}
 		return !seen[k]
 	}
-	for k := range s.due {
+	for k, fr := range s.files {
 		if gone(k) {
-			s.Driver.Metrics.Forget("", s.names[k])
-			delete(s.due, k)
-			delete(s.content, k)
-			delete(s.names, k)
+			s.Driver.Metrics.Forget("", fr.r.Metadata.Name)
+			delete(s.files, k)
 			s.log().Info("release file deleted: no longer driven", "file", k)
 		}
 	}
@@ -200,60 +248,36 @@ func (s *GitSource) forgetDeleted(seen map[string]bool, unread []string) {
 	}
 }
 
-func (s *GitSource) reconcileAll(ctx context.Context, ready []fileRelease) {
-	workers := s.Workers
-	if workers <= 0 {
-		workers = 4
-	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
-	for _, fr := range ready {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			next := s.reconcile(ctx, fr)
-			s.mu.Lock()
-			s.due[fr.key], s.content[fr.key], s.names[fr.key] = next, fr.content, fr.r.Metadata.Name
-			s.mu.Unlock()
-		}()
-	}
-	wg.Wait()
-}
-
-// reconcile drives one file's release until it waits, and returns when to
-// look at it again; a finished release is looked at again only when its
-// file changes.
-func (s *GitSource) reconcile(ctx context.Context, fr fileRelease) time.Time {
-	for i := 0; i < 20 && ctx.Err() == nil; i++ {
-		res, err := s.Driver.Reconcile(ctx, fr.r)
-		switch {
-		case errors.Is(err, release.ErrInvalid):
-			s.report(fr.key, err.Error())
-			return time.Now().Add(time.Hour)
-		case err != nil:
-			s.log().Error("reconcile", "release", fr.r.Metadata.Name, "err", err)
-			return time.Now().Add(s.Driver.poll())
-		case res.Done:
-			return time.Now().Add(time.Hour)
-		case res.Requeue > 0:
-			return time.Now().Add(res.Requeue)
-		}
-	}
-	return time.Now()
-}
-
-func (s *GitSource) nextDue() time.Time {
+// driven reports whether the file with this key is being driven.
+func (s *GitSource) driven(key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next := time.Now().Add(time.Hour)
-	for _, t := range s.due {
-		if t.Before(next) {
-			next = t
+	_, ok := s.files[key]
+	return ok
+}
+
+// reconcile drives one file's release until it waits, and says when to
+// look at it again. A finished release, or one whose file is not valid, is
+// looked at again only when its file changes.
+func (s *GitSource) reconcile(ctx context.Context, fr fileRelease) (after time.Duration, again bool) {
+	for range maxStepsPerReconcile {
+		res, err := s.Driver.Reconcile(ctx, fr.r)
+		switch {
+		case ctx.Err() != nil:
+			return 0, false
+		case errors.Is(err, release.ErrInvalid):
+			s.report(fr.key, err.Error())
+			return 0, false
+		case err != nil:
+			s.log().Error("reconcile", "release", fr.r.Metadata.Name, "err", err)
+			return s.Driver.poll(), true
+		case res.Done:
+			return 0, false
+		case res.Requeue > 0:
+			return res.Requeue, true
 		}
 	}
-	return next
+	return 0, true // let other releases have the worker
 }
 
 func (s *GitSource) log() *slog.Logger {

@@ -28,9 +28,10 @@ func TestGitSource(t *testing.T) {
 	cache := t.TempDir()
 	errs := &errorLog{}
 	src := &GitSource{
-		Repos:  []release.Repo{{URL: config, Branch: "main"}},
-		Driver: d,
-		Log:    slog.New(errs),
+		Repos:    []release.Repo{{URL: config, Branch: "main"}},
+		Driver:   d,
+		Log:      slog.New(errs),
+		Interval: 20 * time.Millisecond,
 		OpenRepo: func(ctx context.Context, r release.Repo) (git.Repo, error) {
 			return git.Open(ctx, git.Options{URL: r.URL, Branch: r.BranchOrDefault(), CacheDir: cache})
 		},
@@ -45,38 +46,49 @@ func TestGitSource(t *testing.T) {
 		}
 		return r
 	}
-	tickUntil := func(what string, cond func(*release.Release) bool) {
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_ = src.Start(ctx)
+	}()
+	defer func() { cancel(); <-stopped }()
+	waitUntil := func(what string, cond func() bool) {
 		t.Helper()
-		for ctx.Err() == nil {
-			src.Tick(ctx)
-			if strings.Contains(w.Server.Git(t, "apps.git", "ls-tree", "-r", "--name-only", "main"), "releases/reviews-v2.yaml") && cond(record()) {
-				return
+		for !cond() {
+			if ctx.Err() != nil {
+				t.Fatalf("timed out waiting for %s", what)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		t.Fatalf("timed out waiting for %s", what)
 	}
-	tickUntil("the pause", func(r *release.Release) bool { return r.Status.Phase == release.Paused })
-	if src.broken == nil || !strings.Contains(src.broken[config+"#main:releases/broken.yaml"], `spec.stpes: unknown field`) {
+	recordSays := func(what string, cond func(*release.Release) bool) {
+		t.Helper()
+		waitUntil(what, func() bool {
+			return strings.Contains(w.Server.Git(t, "apps.git", "ls-tree", "-r", "--name-only", "main"), "releases/reviews-v2.yaml") && cond(record())
+		})
+	}
+	recordSays("the pause", func(r *release.Release) bool { return r.Status.Phase == release.Paused })
+	src.mu.Lock()
+	if !strings.Contains(src.broken[config+"#main:releases/broken.yaml"], `spec.stpes: unknown field`) {
 		t.Errorf("broken file not reported: %v", src.broken)
 	}
+	src.mu.Unlock()
 	if n := errs.count(); n != 1 {
 		t.Errorf("%d errors logged while the broken file stayed as it is, want it reported once: %s", n, errs)
 	}
 	w.Server.Push(t, "config.git", map[string][]byte{"releases/reviews-v2.yaml": releaseDoc(t, w.URL, "{approvals: 1}")}, "approve reviews-v2")
-	tickUntil("the promotion", func(r *release.Release) bool { return r.Status.Phase == release.Promoted })
+	recordSays("the promotion", func(r *release.Release) bool { return r.Status.Phase == release.Promoted })
 
 	if v := testutil.ToFloat64(d.Metrics.releases.WithLabelValues("Promoted")); v != 1 {
 		t.Errorf("gitcanary_releases{phase=Promoted} = %v, want 1", v)
 	}
 	w.Server.Push(t, "config.git", map[string][]byte{"releases/reviews-v2.yaml": nil, "releases/broken.yaml": nil}, "reviews-v2 is done")
-	src.Tick(ctx)
-	if _, ok := src.due[config+"#main:releases/reviews-v2.yaml"]; ok {
-		t.Error("a deleted release file is still scheduled")
-	}
+	waitUntil("the deleted file to be dropped", func() bool { return !src.driven(config + "#main:releases/reviews-v2.yaml") })
+	src.mu.Lock()
 	if len(src.broken) != 0 {
 		t.Errorf("a deleted broken file is still remembered: %v", src.broken)
 	}
+	src.mu.Unlock()
 	if v := testutil.ToFloat64(d.Metrics.releases.WithLabelValues("Promoted")); v != 0 {
 		t.Errorf("gitcanary_releases{phase=Promoted} = %v after the file was deleted, want 0", v)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
@@ -149,7 +150,8 @@ type scaleResult struct {
 
 	ToPause      float64 // from the controller's start until every release is paused
 	CPUToPause   float64
-	HoldChecks   int // reconciles while every release was paused for scaleHold
+	HoldChecks   int            // reconciles while every release was paused for scaleHold
+	HoldDid      map[string]int // those reconciles by what they did
 	CPUHold      float64
 	Pickup       float64 // from the approval commit until the first release acted on it
 	ToFinish     float64 // from the approval commit until every release is Promoted
@@ -237,10 +239,24 @@ func runScale(tb testing.TB, cfg scaleConfig) scaleResult {
 	res.HeapPaused = liveHeap()
 	heapProfile(tb, "paused")
 
-	checks0 := reconciles(reg)
+	before := stepLatency(reg)
 	time.Sleep(scaleHold)
 	cpu2 := cpuTime()
-	res.CPUHold, res.HoldChecks = cpu2-cpu1, reconciles(reg)-checks0
+	res.CPUHold = cpu2 - cpu1
+	res.HoldDid = map[string]int{}
+	for _, l := range stepLatency(reg) {
+		n := int(l.Count)
+		for _, b := range before {
+			if b.Did == l.Did {
+				n -= int(b.Count)
+			}
+		}
+		if l.Did == "all" {
+			res.HoldChecks = n
+		} else if n > 0 {
+			res.HoldDid[l.Did] = n
+		}
+	}
 	if p := phase(release.Paused); p != n {
 		tb.Fatalf("%d of %d releases left their pause without an approval", n-p, n)
 	}
@@ -279,6 +295,11 @@ func (r scaleResult) print(out io.Writer) {
 	p("  every release paused  %7.1f s wall  %7.1f s CPU", r.ToPause, r.CPUToPause)
 	p("  %d s all paused       %7d reconciles (%.0f/s)  %5.1f s CPU (%.0f%% of a core)", int(scaleHold.Seconds()), r.HoldChecks,
 		float64(r.HoldChecks)/scaleHold.Seconds(), r.CPUHold, 100*r.CPUHold/scaleHold.Seconds())
+	var dids []string
+	for _, did := range slices.Sorted(maps.Keys(r.HoldDid)) {
+		dids = append(dids, fmt.Sprintf("%s %d", did, r.HoldDid[did]))
+	}
+	p("                        (%s)", strings.Join(dids, ", "))
 	p("  approval to first     %7.1f s", r.Pickup)
 	p("  approval to promoted  %7.1f s wall  %7.1f s CPU", r.ToFinish, r.CPUToFinish)
 	p("  RSS all paused        VmRSS %s, VmHWM %s, Go heap live %.0f MiB", mib(r.RSSPausedKiB), mib(r.HWMPausedKiB), float64(r.HeapPaused)/(1<<20))
