@@ -3,7 +3,9 @@ SHELL := /usr/bin/env bash
 GO    ?= go
 BIN   := bin/gitcanary
 # Heavy Go builds take this lock so that two never run at once on a small machine.
-HEAVY := flock /tmp/gitcanary-heavy.lock
+# -o: the command does not inherit the lock's descriptor, so a git daemon a killed
+# test leaves behind cannot hold the lock (flock itself holds it until the command ends).
+HEAVY := flock -o /tmp/gitcanary-heavy.lock
 
 .DEFAULT_GOAL := help
 .PHONY: help build test test-unit test-e2e lint fmt bench bench-go bench-scale bench-e2e demo demo-down clean
