@@ -79,9 +79,10 @@ func TestGitSource(t *testing.T) {
 	w.Server.Push(t, "config.git", map[string][]byte{"releases/reviews-v2.yaml": releaseDoc(t, w.URL, "{approvals: 1}")}, "approve reviews-v2")
 	recordSays("the promotion", func(r *release.Release) bool { return r.Status.Phase == release.Promoted })
 
-	if v := testutil.ToFloat64(d.Metrics.releases.WithLabelValues("Promoted")); v != 1 {
-		t.Errorf("gitcanary_releases{phase=Promoted} = %v, want 1", v)
-	}
+	// The metrics follow once the worker's reconcile returns.
+	waitUntil("gitcanary_releases{phase=Promoted} 1", func() bool {
+		return testutil.ToFloat64(d.Metrics.releases.WithLabelValues("Promoted")) == 1
+	})
 	w.Server.Push(t, "config.git", map[string][]byte{"releases/reviews-v2.yaml": nil, "releases/broken.yaml": nil}, "reviews-v2 is done")
 	waitUntil("the deleted file to be dropped", func() bool { return !src.driven(config + "#main:releases/reviews-v2.yaml") })
 	src.mu.Lock()
