@@ -131,14 +131,7 @@ func BenchmarkE2E(b *testing.B) {
 	s := newScenario(b, "bench", templates.ReleaseParams{Steps: "[{setWeight: 10}]"})
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	cfg, err := kube.Config(s.env.Kubeconfig, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dyn := s.dynamic()
 	awaitingOrDone := func(o machine.Outcome) bool { return o.Done || o.Awaiting }
 
 	bare := bareSyncs(ctx, b, s, dyn)

@@ -213,15 +213,7 @@ func argoCDLearnsKind(t testing.TB, env testbed.Env, crd string) {
 // check calls Healthy. It is an option of newScenario so that it runs
 // before the app's first sync.
 func playDeploymentConfigController(s *scenario) {
-	cfg, err := kube.Config(s.env.Kubeconfig, "")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	client, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	dcs := client.Resource(schema.GroupVersionResource{Group: deploymentConfigs.Group, Version: deploymentConfigs.Version, Resource: deploymentConfigs.Resource}).Namespace(s.ns)
+	dcs := s.dynamic().Resource(schema.GroupVersionResource{Group: deploymentConfigs.Group, Version: deploymentConfigs.Version, Resource: deploymentConfigs.Resource}).Namespace(s.ns)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
