@@ -22,7 +22,7 @@ const DedupeDepth = 500
 // jitter) on each further rejection.
 var backoffBase = 50 * time.Millisecond
 
-// Head fetches the branch and returns a snapshot of its head.
+// Head fetches the branch (see Options.ReadAge) and returns a snapshot of its head.
 func (r *repo) Head(ctx context.Context) (Snapshot, error) {
 	head, err := r.head(ctx)
 	if err != nil {
@@ -174,8 +174,8 @@ func (r *repo) commit(parent plumbing.Hash, base *object.Tree, change Change, ms
 	return c, w.written, nil
 }
 
-// Log walks history from commit from, or fetches the branch and walks it
-// from head, newest first.
+// Log walks history from commit from, or from the branch's head as Head
+// finds it, newest first.
 func (r *repo) Log(ctx context.Context, from string, match func(Commit) bool, limit int) ([]Commit, error) {
 	head := plumbing.NewHash(from)
 	switch {

@@ -147,7 +147,8 @@ var ErrPushRejected = errors.New("push rejected")
 
 // Repo is an application repository on one branch.
 type Repo interface {
-	// Head fetches the branch and returns a snapshot of its head.
+	// Head fetches the branch and returns a snapshot of its head; with
+	// Options.ReadAge it may use a recent fetch or push instead.
 	Head(ctx context.Context) (Snapshot, error)
 	// Apply fetches, runs edit on the head, commits the change and pushes it.
 	// Before committing it looks for a commit on the branch whose trailers
@@ -156,7 +157,7 @@ type Repo interface {
 	// fetches and calls edit again on the new head.
 	Apply(ctx context.Context, edit Edit) (Result, error)
 	// Log walks history newest first from commit from or, when from is "",
-	// from the branch head after a fetch, returning commits for which match
+	// from the branch head as Head finds it, returning commits for which match
 	// is true, at most limit (0 means no limit). Walking from a snapshot's
 	// commit needs no fetch.
 	Log(ctx context.Context, from string, match func(Commit) bool, limit int) ([]Commit, error)

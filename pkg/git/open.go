@@ -244,20 +244,30 @@ func (r *repo) fetch(ctx context.Context) (plumbing.Hash, error) {
 }
 
 // head returns the remote branch's commit: this process's view of it when
-// Options.ReadAge allows, else a fresh fetch's.
+// Options.ReadAge allows, else a fresh fetch's. The view is looked at again
+// once the lock is taken, so readers that queued behind one fetch share it.
 func (r *repo) head(ctx context.Context) (plumbing.Hash, error) {
-	if r.opts.ReadAge > 0 {
-		r.mu.Lock()
-		h, at := r.seen, r.seenAt
-		r.mu.Unlock()
-		if !h.IsZero() && r.now().Sub(at) <= r.opts.ReadAge {
-			return h, nil
-		}
+	if h, ok := r.recent(); ok {
+		return h, nil
 	}
 	unlock, err := r.lock(ctx)
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("read %s of %s: %w", r.opts.Branch, r.display, err)
 	}
 	defer unlock()
+	if h, ok := r.recent(); ok {
+		return h, nil
+	}
 	return r.fetch(ctx)
+}
+
+// recent returns this process's view of the branch when Options.ReadAge
+// allows reading from it.
+func (r *repo) recent() (plumbing.Hash, bool) {
+	if r.opts.ReadAge <= 0 {
+		return plumbing.ZeroHash, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen, !r.seen.IsZero() && r.now().Sub(r.seenAt) <= r.opts.ReadAge
 }
