@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/gitcanary/gitcanary/e2e/testbed"
-	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/controller"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -209,19 +208,22 @@ var (
 	releases = schema.GroupVersionResource{Group: "gitcanary.io", Version: "v1alpha1", Resource: "releases"}
 )
 
-// dynamic is a client of the bed for reading Leases and Release resources
-// (polled: kubectl would cost a process each time).
+// dynamic is a client of the bed for reading Leases, Release resources,
+// EndpointSlices … (polled: kubectl would cost a process each time). It is
+// made once per scenario.
 func (s *scenario) dynamic() dynamic.Interface {
 	s.t.Helper()
+	if s.dyn != nil {
+		return s.dyn
+	}
 	cfg, err := kube.Config(s.env.Kubeconfig, "")
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	c, err := dynamic.NewForConfig(cfg)
-	if err != nil {
+	if s.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		s.t.Fatal(err)
 	}
-	return c
+	return s.dyn
 }
 
 // leaseHolder is the holder of the scenario's leader-election Lease, "" when none.
@@ -250,10 +252,10 @@ func (s *scenario) waitLeaseHolder(dyn dynamic.Interface, what string, ok func(s
 	}
 }
 
-// crStatus reads the status of the scenario's Release resource reviews-v2.
+// crStatus reads the status of the scenario's Release resource.
 func (s *scenario) crStatus(dyn dynamic.Interface) (controller.Status, error) {
 	var st controller.Status
-	u, err := dyn.Resource(releases).Namespace(s.ns).Get(context.Background(), "reviews-v2", metav1.GetOptions{})
+	u, err := dyn.Resource(releases).Namespace(s.ns).Get(context.Background(), s.name(), metav1.GetOptions{})
 	if err != nil {
 		return st, err
 	}
@@ -305,8 +307,8 @@ func conditions(st controller.Status) string {
 // nil when there is none yet.
 func (s *scenario) recordAtHead() *release.Release {
 	s.t.Helper()
-	const file = "apps/reviews/.gitcanary/releases/reviews-v2.yaml"
-	if !strings.Contains(s.server.Git(s.t, "apps.git", "ls-tree", "-r", "--name-only", "main"), file) {
+	file := s.recordPath()
+	if s.server.Git(s.t, "apps.git", "ls-tree", "--name-only", "main", file) == "" {
 		return nil
 	}
 	rec, err := release.Parse(s.server.ReadFile(s.t, "apps.git", file))
@@ -336,31 +338,19 @@ func (s *scenario) waitRecord(what string, timeout time.Duration, ok func(*relea
 	}
 }
 
-// checkHead waits until Argo CD has converged at the app repository's head
-// (a controller syncs every commit it makes), then checks that git's record
-// there, Argo CD and the cluster's routes agree. It returns the record.
+// checkHead waits until Argo CD has applied the release's last commit as
+// recorded at the app repository's head (a controller syncs every commit it
+// makes; other writers may have committed since), then checks that git's
+// record, Argo CD and the cluster's routes agree. It returns the record.
 func (s *scenario) checkHead() *release.Release {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	head := s.head()
-	var v argocd.Verdict
-	for ctx.Err() == nil {
-		app, err := s.argo.Get(ctx, s.ns, false)
-		if err == nil {
-			if v = argocd.Assess(app, head); v.State == argocd.Converged {
-				break
-			}
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if v.State != argocd.Converged {
-		s.t.Fatalf("Argo CD did not converge at the head %s: %s %s", head[:8], v.State, v.Reason)
-	}
 	rec := s.recordAtHead()
 	if rec == nil {
-		s.t.Fatalf("no record of reviews-v2 at %s", head[:8])
+		s.t.Fatalf("no record of %s in %s at the head", s.name(), s.path)
 	}
+	s.waitApplied(ctx, s.commitOf(rec.Status.Seq))
 	s.checkConverged(ctx, rec)
 	return rec
 }

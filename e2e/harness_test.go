@@ -16,6 +16,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"k8s.io/client-go/dynamic"
+
 	"github.com/gitcanary/gitcanary/e2e/testbed"
 	"github.com/gitcanary/gitcanary/fixtures"
 	"github.com/gitcanary/gitcanary/pkg/argocd"
@@ -30,20 +32,25 @@ import (
 )
 
 // scenario is one release on the test bed, isolated in its own namespace,
-// git server and manual-sync Argo CD Application.
+// git server and Argo CD Application (manual sync unless an option says
+// otherwise). The Application and the namespace share one name, ns.
 type scenario struct {
-	t       testing.TB
-	env     testbed.Env
-	ns      string
-	apps    fs.FS // the app repository seeded, fixtures.Apps unless an option changes it
-	server  *gittest.Server
-	url     string
-	cache   string
-	file    string
-	rel     *release.Release
-	argo    argocd.Client
-	cluster kube.Cluster
-	phases  []release.Phase // phases seen converged, in order
+	t         testing.TB
+	env       testbed.Env
+	ns        string
+	path      string // the app path released, apps/reviews unless an option changes it
+	apps      fs.FS  // the app repository seeded, fixtures.Apps unless an option changes it
+	automated *templates.AutomatedSync
+	endpoints bool // checkConverged also checks the EndpointSlices behind routed subsets
+	server    *gittest.Server
+	url       string
+	cache     string
+	file      string
+	rel       *release.Release
+	argo      argocd.Client
+	cluster   kube.Cluster
+	dyn       dynamic.Interface
+	phases    []release.Phase // phases seen converged, in order
 }
 
 func randSuffix() string {
@@ -58,36 +65,72 @@ type option func(*scenario)
 // withFile seeds the app repository with the file at path (e.g.
 // apps/reviews/deployment.yaml) replaced by data.
 func withFile(path string, data []byte) option {
+	return withFiles(map[string][]byte{path: data})
+}
+
+// withFiles seeds the app repository with files added or replaced; a nil
+// value removes that file.
+func withFiles(files map[string][]byte) option {
 	return func(s *scenario) {
-		files := fstest.MapFS{path: {Data: data}}
+		out := fstest.MapFS{}
 		err := fs.WalkDir(s.apps, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || p == path {
+			if err != nil || d.IsDir() {
 				return err
 			}
 			b, err := fs.ReadFile(s.apps, p)
-			files[p] = &fstest.MapFile{Data: b}
+			out[p] = &fstest.MapFile{Data: b}
 			return err
 		})
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		s.apps = files
+		for p, b := range files {
+			if b == nil {
+				delete(out, p)
+			} else {
+				out[p] = &fstest.MapFile{Data: b}
+			}
+		}
+		s.apps = out
 	}
 }
 
 // newScenario deploys the fixture app at its stable version and writes a
-// Release file of it with the given parameters (repository, Application and
-// namespace are filled in).
+// Release file of it with the given parameters (repository, app path,
+// Application and namespace are filled in).
 func newScenario(t testing.TB, name string, p templates.ReleaseParams, opts ...option) *scenario {
 	env := testbed.Require(t)
 	ctx := context.Background()
-	s := &scenario{t: t, env: env, ns: name + "-" + randSuffix(), apps: fixtures.Apps, server: gittest.NewServer(t), cache: t.TempDir()}
+	s := &scenario{t: t, env: env, ns: name + "-" + randSuffix(), path: "apps/reviews", apps: fixtures.Apps, server: gittest.NewServer(t), cache: t.TempDir()}
 	for _, o := range opts {
 		o(s)
 	}
 	s.url = s.server.CreateRepoFS(t, "apps.git", s.apps, "")
+	client, closer, err := argocd.New(ctx, argocd.Options{Server: env.ArgoServer, AuthToken: env.ArgoToken, PlainText: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closer.Close() })
+	s.argo = client
+	cfg, err := kube.Config(env.Kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.cluster, err = kube.NewCluster(cfg, kube.NewKinds()); err != nil {
+		t.Fatal(err)
+	}
+	s.deploy()
+	s.writeRelease(p)
+	return s
+}
+
+// deploy creates the scenario's namespace and its Application of s.path,
+// and waits until Argo CD has applied the branch head.
+func (s *scenario) deploy() {
+	t, env := s.t, s.env
+	t.Helper()
 	env.Kubectl(t, "create", "namespace", s.ns)
-	app, err := templates.Application(templates.ApplicationParams{Name: s.ns, RepoURL: s.url, Path: "apps/reviews", Revision: "main", Namespace: s.ns})
+	app, err := templates.Application(templates.ApplicationParams{Name: s.ns, RepoURL: s.url, Path: s.path, Revision: "main", Namespace: s.ns, Automated: s.automated})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,40 +147,41 @@ func newScenario(t testing.TB, name string, p templates.ReleaseParams, opts ...o
 		env.KubectlE(context.Background(), "delete", "application", "-n", "argocd", s.ns, "--wait=false")
 		env.KubectlE(context.Background(), "delete", "namespace", s.ns, "--wait=false")
 	})
-	client, closer, err := argocd.New(ctx, argocd.Options{Server: env.ArgoServer, AuthToken: env.ArgoToken, PlainText: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closer.Close() })
-	s.argo = client
-	cfg, err := kube.Config(env.Kubeconfig, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.cluster, err = kube.NewCluster(cfg, kube.NewKinds()); err != nil {
-		t.Fatal(err)
-	}
 	s.syncAndWait(s.head())
+}
+
+// writeRelease writes the scenario's Release file with the given
+// parameters (repository, app path, Application and namespace filled in)
+// and makes it the release the scenario's helpers look at.
+func (s *scenario) writeRelease(p templates.ReleaseParams) {
+	t := s.t
+	t.Helper()
 	s.file = filepath.Join(t.TempDir(), "release.yaml")
-	p.RepoURL, p.Application, p.Namespace = s.url, s.ns, s.ns
+	p.RepoURL, p.Path, p.Application, p.Namespace = s.url, s.path, s.ns, s.ns
 	out, err := templates.Release(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(out)
-	if err := os.WriteFile(s.file, []byte(doc), 0o644); err != nil {
+	if err := os.WriteFile(s.file, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if s.rel, err = release.Parse([]byte(doc)); err != nil {
+	if s.rel, err = release.Parse(out); err != nil {
 		t.Fatal(err)
 	}
-	return s
+}
+
+// name is the name of the scenario's release.
+func (s *scenario) name() string { return s.rel.Metadata.Name }
+
+// recordPath is where git holds the record of the scenario's release.
+func (s *scenario) recordPath() string {
+	return s.path + "/.gitcanary/releases/" + s.name() + ".yaml"
 }
 
 // release renders another Release of the scenario's app.
 func (s *scenario) release(p templates.ReleaseParams) *release.Release {
 	s.t.Helper()
-	p.RepoURL, p.Application, p.Namespace = s.url, s.ns, s.ns
+	p.RepoURL, p.Path, p.Application, p.Namespace = s.url, s.path, s.ns, s.ns
 	out, err := templates.Release(p)
 	if err != nil {
 		s.t.Fatal(err)
@@ -151,29 +195,35 @@ func (s *scenario) release(p templates.ReleaseParams) *release.Release {
 
 func (s *scenario) head() string { return s.server.Git(s.t, "apps.git", "rev-parse", "main") }
 
-// syncAndWait syncs the Application to rev and waits until Argo CD says it converged.
+// syncAndWait waits until Argo CD has applied rev and found the app
+// Synced and Healthy after it, syncing the Application's target revision
+// (the branch head, which contains rev) when its last operation lacks rev.
+// An automated-sync Application may sync by itself first.
 func (s *scenario) syncAndWait(rev string) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	synced := false
-	var last argocd.Verdict
+	refresh := true
+	why := "not looked at yet"
 	for ctx.Err() == nil {
-		app, err := s.argo.Get(ctx, s.ns, !synced)
-		if err == nil {
-			last = argocd.Assess(app, rev)
-			switch last.State {
-			case argocd.Converged:
+		app, err := s.argo.Get(ctx, s.ns, refresh)
+		refresh = false
+		if err != nil {
+			why = err.Error()
+		} else {
+			f := s.argoFacts(app, rev)
+			why = f.String()
+			switch {
+			case f.Applied && f.Fresh && f.Sync == "Synced" && f.Health == "Healthy":
 				return
-			case argocd.NeedsSync:
-				if err := s.argo.Sync(ctx, s.ns, rev, false); err == nil {
-					synced = true
-				}
+			case !f.Applied && !f.Running:
+				// Refused while another operation runs (an automated sync): look again.
+				s.argo.Sync(ctx, s.ns, "", false)
 			}
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	s.t.Fatalf("Argo CD did not converge on %s: %s %s", rev[:8], last.State, last.Reason)
+	s.t.Fatalf("Argo CD did not apply %s: %s", rev[:8], why)
 }
 
 // deps wires a machine to the test bed, as the CLI does.
@@ -183,7 +233,7 @@ func (s *scenario) machine() *machine.Machine {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return machine.New(machine.Deps{Repo: repo, Argo: s.argo, Cluster: s.cluster, Builder: &kustomize.Krusty{}, Kinds: kube.NewKinds(), Clock: time.Now}, "reviews-v2", "apps/reviews")
+	return machine.New(machine.Deps{Repo: repo, Argo: s.argo, Cluster: s.cluster, Builder: &kustomize.Krusty{}, Kinds: kube.NewKinds(), Clock: time.Now}, s.name(), s.path)
 }
 
 // cli runs the gitcanary command line in-process against the test bed.
@@ -223,7 +273,7 @@ func (s *scenario) synced(ctx context.Context) *release.Release {
 	if st == nil || st.SyncResult == nil {
 		s.t.Fatalf("Argo CD has synced nothing of %s", s.ns)
 	}
-	rec, err := release.Parse([]byte(s.server.Git(s.t, "apps.git", "show", st.SyncResult.Revision+":apps/reviews/.gitcanary/releases/reviews-v2.yaml")))
+	rec, err := release.Parse([]byte(s.server.Git(s.t, "apps.git", "show", st.SyncResult.Revision+":"+s.recordPath())))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -231,7 +281,9 @@ func (s *scenario) synced(ctx context.Context) *release.Release {
 }
 
 // checkConverged asserts the three views agree after a phase converged:
-// git's record, Argo CD at the head commit, the cluster's weights.
+// git's record, Argo CD (its last operation applied a revision containing
+// the release's commit, gitcanary's files unchanged since), the cluster's
+// weights and, with s.endpoints, ready endpoints behind every routed subset.
 func (s *scenario) checkConverged(ctx context.Context, rec *release.Release) {
 	s.t.Helper()
 	if n := len(s.phases); n == 0 || s.phases[n-1] != rec.Status.Phase {
@@ -240,36 +292,55 @@ func (s *scenario) checkConverged(ctx context.Context, rec *release.Release) {
 	// The report comes after the decision was carried out, so the head may
 	// already hold the next commit: check the commit that converged.
 	commit := s.commitOf(rec.Status.Seq)
-	inGit, err := release.Parse([]byte(s.server.Git(s.t, "apps.git", "show", commit+":apps/reviews/.gitcanary/releases/reviews-v2.yaml")))
+	inGit, err := release.Parse([]byte(s.server.Git(s.t, "apps.git", "show", commit+":"+s.recordPath())))
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	if inGit.Status.Phase != rec.Status.Phase {
 		s.t.Errorf("git at %s has %s, the machine saw %s", commit[:8], inGit.Status.Phase, rec.Status.Phase)
 	}
-	app, err := s.argo.Get(ctx, s.ns, false)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if v := argocd.Assess(app, commit); v.State != argocd.Converged {
-		s.t.Errorf("%s: Argo CD not converged at %s: %s %s", rec.Status.Phase, commit[:8], v.State, v.Reason)
+	if moved := s.checkApplied(ctx, rec.Status.Phase, commit); moved {
+		return // Argo CD already applied the release's next commit: the cluster shows that one
 	}
 	if got, want := s.routes(ctx), release.FormatWeights(rec.Status.Weights); got != want {
 		s.t.Errorf("%s: cluster routes %s, git says %s", rec.Status.Phase, got, want)
 	}
+	if s.endpoints {
+		s.checkEndpoints(ctx, rec.Status.Phase)
+	}
 }
 
-// commitOf finds the release's commit with Gitcanary-Seq seq.
+// commitOf finds the release's commit with Gitcanary-Seq seq: among the
+// commits that touch the app path, the one naming the release and seq.
 func (s *scenario) commitOf(seq int) string {
 	s.t.Helper()
-	out := s.server.Git(s.t, "apps.git", "log", "--format=%H %(trailers:key=Gitcanary-Seq,valueonly,separator=)", "main")
-	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) == 2 && f[1] == fmt.Sprint(seq) {
-			return f[0]
+	for _, c := range s.releaseCommits() {
+		if c.seq == fmt.Sprint(seq) {
+			return c.hash
 		}
 	}
-	s.t.Fatalf("no commit with Gitcanary-Seq %d", seq)
+	s.t.Fatalf("no commit of %s in %s with Gitcanary-Seq %d", s.name(), s.path, seq)
 	return ""
+}
+
+// releaseCommit is one commit of the scenario's release.
+type releaseCommit struct{ hash, seq, action string }
+
+// releaseCommits lists the commits of the scenario's release, oldest
+// first: those changing the app path whose Gitcanary-Release trailer
+// names it. Other writers, other releases and the same release name in
+// other app paths are left out.
+func (s *scenario) releaseCommits() []releaseCommit {
+	s.t.Helper()
+	const f = "%H%x09%(trailers:key=Gitcanary-Release,valueonly,separator=)%x09%(trailers:key=Gitcanary-Seq,valueonly,separator=)%x09%(trailers:key=Gitcanary-Action,valueonly,separator=)"
+	out := s.server.Git(s.t, "apps.git", "log", "--reverse", "--format="+f, "main", "--", s.path)
+	var cs []releaseCommit
+	for _, line := range strings.Split(out, "\n") {
+		if p := strings.Split(line, "\t"); len(p) == 4 && p[1] == s.name() {
+			cs = append(cs, releaseCommit{hash: p[0], seq: p[2], action: p[3]})
+		}
+	}
+	return cs
 }
 
 // routes reads the VirtualService's first HTTP route from the cluster: "v1=90,v2=10".
@@ -329,12 +400,18 @@ func (s *scenario) snapshot() string {
 
 // actions lists the release's Gitcanary-Action trailers, oldest first.
 func (s *scenario) actions() []string {
-	out := s.server.Git(s.t, "apps.git", "log", "--reverse", "--format=%(trailers:key=Gitcanary-Action,valueonly)", "main")
-	return strings.Fields(out)
+	var out []string
+	for _, c := range s.releaseCommits() {
+		out = append(out, c.action)
+	}
+	return out
 }
 
-// seqs lists the Gitcanary-Seq trailers, oldest first.
+// seqs lists the release's Gitcanary-Seq trailers, oldest first.
 func (s *scenario) seqs() []string {
-	out := s.server.Git(s.t, "apps.git", "log", "--reverse", "--format=%(trailers:key=Gitcanary-Seq,valueonly)", "main")
-	return strings.Fields(out)
+	var out []string
+	for _, c := range s.releaseCommits() {
+		out = append(out, c.seq)
+	}
+	return out
 }

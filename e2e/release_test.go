@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/cli"
 	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -48,15 +47,8 @@ func TestPromote(t *testing.T) {
 	if !strings.Contains(render, "$patch: delete") {
 		t.Errorf("git lacks the retirement of reviews-v1:\n%s", render)
 	}
-	app, err := s.argo.Get(context.Background(), s.ns, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := argocd.Assess(app, s.head()); v.State != argocd.Converged {
-		t.Errorf("Argo CD at the final revision: %s %s", v.State, v.Reason)
-	}
-	if string(app.Status.Sync.Status) != "Synced" || string(app.Status.Health.Status) != "Healthy" {
-		t.Errorf("Argo CD %s/%s", app.Status.Sync.Status, app.Status.Health.Status)
+	if f := s.waitApplied(context.Background(), s.commitOf(r.Status.Seq)); f.Sync != "Synced" || f.Health != "Healthy" {
+		t.Errorf("Argo CD at the final commit: %s", f)
 	}
 }
 

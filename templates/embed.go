@@ -1,6 +1,6 @@
 // Package templates holds manifests gitcanary's tooling fills in: the Argo
-// CD Application for an app gitcanary releases (manual sync: gitcanary
-// syncs every commit itself), and a Release of the fixture app.
+// CD Application for an app gitcanary releases (manual sync by default, or
+// automated), and a Release of the fixture app.
 package templates
 
 import (
@@ -19,6 +19,15 @@ type ApplicationParams struct {
 	Path      string
 	Revision  string // branch
 	Namespace string // destination namespace
+	// Automated turns on Argo CD's automated sync with these options; nil
+	// (the default) leaves the Application manual-sync.
+	Automated *AutomatedSync
+}
+
+// AutomatedSync is spec.syncPolicy.automated of an Application.
+type AutomatedSync struct {
+	Prune    bool // delete live objects git no longer has
+	SelfHeal bool // undo changes made in the cluster behind git's back
 }
 
 // Application renders an Argo CD Application for an app released by gitcanary.
@@ -28,11 +37,13 @@ func Application(p ApplicationParams) ([]byte, error) { return render("applicati
 type ReleaseParams struct {
 	Name             string // default reviews-v2
 	RepoURL          string
+	Path             string // the app path in the repository, default apps/reviews
 	Application      string // default reviews
 	Namespace        string // default bookinfo
 	Kind             string // the stable workload's kind, default Deployment
 	Workload         string // the stable workload, default reviews-v1
 	Version          string // default v2
+	StableVersion    string // optional: names the stable subset when its pod template has no version label
 	Tag              string // the new image tag, default 2.0
 	Steps            string // a YAML flow list, default [{setWeight: 10}, {setWeight: 50}, {setWeight: 100}]
 	ProgressDeadline string // optional, e.g. 5m
@@ -46,6 +57,7 @@ func Release(p ReleaseParams) ([]byte, error) {
 		}
 	}
 	def(&p.Name, "reviews-v2")
+	def(&p.Path, "apps/reviews")
 	def(&p.Application, "reviews")
 	def(&p.Namespace, "bookinfo")
 	def(&p.Kind, "Deployment")
