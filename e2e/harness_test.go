@@ -251,7 +251,18 @@ func (s *scenario) drive(m *machine.Machine, until machine.Until) *release.Relea
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	var last [2]string
 	r, err := m.Run(ctx, until, func(o machine.Outcome) {
+		// What the release does, once per change (a loop of two lines once):
+		// why it waits, what it did.
+		what := o.Reason
+		if o.Did != "" {
+			what = o.Did + " " + git.ShortHash(o.Commit)
+		}
+		if line := fmt.Sprintf("%s %s | %s", o.Release.Status.Phase, release.FormatWeights(o.Release.Status.Weights), what); line != last[0] && line != last[1] {
+			s.t.Logf("%s: %s", s.name(), line)
+			last[0], last[1] = line, last[0]
+		}
 		if o.Converged {
 			s.checkConverged(ctx, o.Release)
 		}
