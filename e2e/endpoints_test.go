@@ -183,6 +183,11 @@ func (s *scenario) checkEndpoints(ctx context.Context, phase release.Phase) []se
 			}
 		}
 		if err == nil && len(gaps) == 0 {
+			var parts []string
+			for _, ss := range served {
+				parts = append(parts, fmt.Sprintf("%s by %d", orNone(ss.Subset), len(ss.Ready)))
+			}
+			s.t.Logf("%s: routed subsets served by ready endpoints: %s", phase, strings.Join(parts, ", "))
 			return served
 		}
 		if time.Now().After(deadline) {

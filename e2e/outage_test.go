@@ -113,7 +113,7 @@ func TestRepoServerOutage(t *testing.T) {
 	if got := waits.routes(ctx); got != "v2=100" {
 		t.Errorf("%s: cluster routes %s, want v2=100", waits.ns, got)
 	}
-	t.Logf("%s: Promoted %s after the repo-server came back", waits.ns, approved.at.Sub(back).Round(time.Second))
+	t.Logf("%s: approve returned %s after the repo-server came back", waits.ns, approved.at.Sub(back).Round(time.Second))
 
 	if aborted.code != cli.ExitOK {
 		t.Errorf("%s: abort exited %d, want %d", aborts.ns, aborted.code, cli.ExitOK)
@@ -127,5 +127,5 @@ func TestRepoServerOutage(t *testing.T) {
 	if after := aborts.snapshot(); after != before {
 		t.Errorf("%s: cluster after the abandon differs from before the release:\nbefore:\n%s\nafter:\n%s", aborts.ns, before, after)
 	}
-	t.Logf("%s: Abandoned %s after the repo-server came back", aborts.ns, aborted.at.Sub(back).Round(time.Second))
+	t.Logf("%s: abort returned %s after the repo-server came back", aborts.ns, aborted.at.Sub(back).Round(time.Second))
 }

@@ -148,9 +148,13 @@ func TestPersonEditsReleasedPath(t *testing.T) {
 	watch := s.watchConfigValue("reviews-settings", "greeting", "bonjour")
 	// A driver looks at the paused release again, as a CI job that resumes
 	// it or `gitcanary run` does: its commit is applied, nothing to sync.
-	if code, _ := s.cli("start", "-f", s.file, "--wait-for=approval", "--timeout=2m"); code != cli.ExitOK {
-		t.Fatalf("start again in the pause exited %d", code)
+	if code, _ := s.cli("start", "-f", s.file, "--wait-for=approval", "--timeout=1m"); code != cli.ExitOK {
+		t.Errorf("start again in the pause exited %d, want %d at once", code, cli.ExitOK)
 	}
+	if seen := watch(); len(seen) > 0 {
+		t.Errorf("the person's edit was undone while the release was paused: the cluster's reviews-settings greeting was also %s", strings.Join(seen, ", "))
+	}
+	watch = s.watchConfigValue("reviews-settings", "greeting", "bonjour")
 
 	if code, _ := s.cli("approve", "-f", s.file, "--wait-for=none"); code != cli.ExitOK {
 		t.Fatalf("approve exited %d", code)
