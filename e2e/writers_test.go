@@ -238,29 +238,42 @@ func (s *scenario) waitConfigValue(name, key, want string, timeout time.Duration
 }
 
 // watchConfigValue polls the cluster's ConfigMap every 200 ms until the
-// returned function is called, which stops it and returns every other
-// value seen ("(missing)" when the ConfigMap or key was gone).
+// returned function is called, which stops it and returns the other values
+// seen, one entry per run of equal samples ("(missing)" when the ConfigMap
+// or key was gone), e.g. `"hello" from 11:53:00.4 to 11:53:59.7 (300 samples)`.
 func (s *scenario) watchConfigValue(name, key, want string) func() []string {
 	ctx, cancel := context.WithCancel(context.Background())
+	type run struct {
+		value       string
+		first, last time.Time
+		n           int
+	}
 	var mu sync.Mutex
-	var seen []string
+	var runs []run
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		prev := want
 		for ctx.Err() == nil {
 			got, err := s.configValue(ctx, name, key)
 			if ctx.Err() != nil {
 				return
 			}
-			if err != nil || got != want {
-				v := fmt.Sprintf("%q at %s", got, time.Now().Format("15:04:05.0"))
-				if err != nil {
-					v = fmt.Sprintf("(missing: %v) at %s", err, time.Now().Format("15:04:05.0"))
-				}
-				mu.Lock()
-				seen = append(seen, v)
-				mu.Unlock()
+			v := fmt.Sprintf("%q", got)
+			if err != nil {
+				v = "(missing)"
 			}
+			now := time.Now()
+			mu.Lock()
+			switch {
+			case err == nil && got == want:
+			case v == prev && len(runs) > 0:
+				runs[len(runs)-1].last, runs[len(runs)-1].n = now, runs[len(runs)-1].n+1
+			default:
+				runs = append(runs, run{value: v, first: now, last: now, n: 1})
+			}
+			mu.Unlock()
+			prev = v
 			time.Sleep(200 * time.Millisecond)
 		}
 	}()
@@ -269,7 +282,11 @@ func (s *scenario) watchConfigValue(name, key, want string) func() []string {
 		<-done
 		mu.Lock()
 		defer mu.Unlock()
-		return seen
+		var out []string
+		for _, r := range runs {
+			out = append(out, fmt.Sprintf("%s from %s to %s (%d samples)", r.value, r.first.Format("15:04:05.0"), r.last.Format("15:04:05.0"), r.n))
+		}
+		return out
 	}
 	s.t.Cleanup(func() { stop() })
 	return stop

@@ -54,7 +54,13 @@ sleep "$secs"
 # As up.sh starts it: its own session, the same argv[0] (Argo CD's binary
 # dispatches on it), the lock not inherited.
 cd "$cwd"
-setsid env -i "${envv[@]}" "${argv[@]}" >>"$TB_DIR/logs/$name.log" 2>&1 </dev/null 9>&- &
+# Close every inherited descriptor above 2: a caller run under `flock` (the
+# Makefile's heavy-build lock) must not leave the lock held by the component.
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	((fd > 2)) && eval "exec $fd>&-" 2>/dev/null || true
+done
+setsid env -i "${envv[@]}" "${argv[@]}" >>"$TB_DIR/logs/$name.log" 2>&1 </dev/null &
 new=$!
 echo "$new" >"$pidfile"
 sleep 1
