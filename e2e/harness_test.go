@@ -335,7 +335,7 @@ func (s *scenario) commitOf(seq int) string {
 }
 
 // releaseCommit is one commit of the scenario's release.
-type releaseCommit struct{ hash, seq, action string }
+type releaseCommit struct{ hash, seq, action, path string }
 
 // releaseCommits lists the commits of the scenario's release, oldest
 // first: those changing the app path whose Gitcanary-Release trailer
@@ -343,12 +343,12 @@ type releaseCommit struct{ hash, seq, action string }
 // other app paths are left out.
 func (s *scenario) releaseCommits() []releaseCommit {
 	s.t.Helper()
-	const f = "%H%x09%(trailers:key=Gitcanary-Release,valueonly,separator=)%x09%(trailers:key=Gitcanary-Seq,valueonly,separator=)%x09%(trailers:key=Gitcanary-Action,valueonly,separator=)"
+	const f = "%H%x09%(trailers:key=Gitcanary-Release,valueonly,separator=)%x09%(trailers:key=Gitcanary-Seq,valueonly,separator=)%x09%(trailers:key=Gitcanary-Action,valueonly,separator=)%x09%(trailers:key=Gitcanary-Path,valueonly,separator=)"
 	out := s.server.Git(s.t, "apps.git", "log", "--reverse", "--format="+f, "main", "--", s.path)
 	var cs []releaseCommit
 	for _, line := range strings.Split(out, "\n") {
-		if p := strings.Split(line, "\t"); len(p) == 4 && p[1] == s.name() {
-			cs = append(cs, releaseCommit{hash: p[0], seq: p[2], action: p[3]})
+		if p := strings.Split(line, "\t"); len(p) == 5 && p[1] == s.name() {
+			cs = append(cs, releaseCommit{hash: p[0], seq: p[2], action: p[3], path: p[4]})
 		}
 	}
 	return cs

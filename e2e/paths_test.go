@@ -92,8 +92,11 @@ func (s *scenario) checkPathRelease(version, actions string) {
 			s.t.Errorf("%s: Deployment reviews-%s is still in namespace %s", s.path, other, s.ns)
 		}
 	}
-	// Every commit of the release changed its own path only.
+	// Every commit of the release names its path and changed that path only.
 	for _, c := range s.releaseCommits() {
+		if c.path != s.path {
+			s.t.Errorf("%s: commit %.8s of %s has Gitcanary-Path %q", s.path, c.hash, s.name(), c.path)
+		}
 		for _, f := range strings.Fields(s.server.Git(s.t, "apps.git", "show", "--name-only", "--format=", c.hash)) {
 			if !strings.HasPrefix(f, s.path+"/") {
 				s.t.Errorf("%s: commit %.8s of %s changed %s, outside its app path", s.path, c.hash, s.name(), f)
