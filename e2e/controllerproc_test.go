@@ -348,7 +348,7 @@ func (s *scenario) checkHead() *release.Release {
 	for ctx.Err() == nil {
 		app, err := s.argo.Get(ctx, s.ns, false)
 		if err == nil {
-			if v = argocd.Assess(app, head); v.State == argocd.Converged {
+			if v = argocd.Assess(app, argocd.Exact(head)); v.State == argocd.Converged {
 				break
 			}
 		}

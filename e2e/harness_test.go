@@ -161,7 +161,7 @@ func (s *scenario) syncAndWait(rev string) {
 	for ctx.Err() == nil {
 		app, err := s.argo.Get(ctx, s.ns, !synced)
 		if err == nil {
-			last = argocd.Assess(app, rev)
+			last = argocd.Assess(app, argocd.Exact(rev))
 			switch last.State {
 			case argocd.Converged:
 				return
@@ -251,7 +251,7 @@ func (s *scenario) checkConverged(ctx context.Context, rec *release.Release) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if v := argocd.Assess(app, commit); v.State != argocd.Converged {
+	if v := argocd.Assess(app, argocd.Exact(commit)); v.State != argocd.Converged {
 		s.t.Errorf("%s: Argo CD not converged at %s: %s %s", rec.Status.Phase, commit[:8], v.State, v.Reason)
 	}
 	if got, want := s.routes(ctx), release.FormatWeights(rec.Status.Weights); got != want {

@@ -52,7 +52,7 @@ func TestPromote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := argocd.Assess(app, s.head()); v.State != argocd.Converged {
+	if v := argocd.Assess(app, argocd.Exact(s.head())); v.State != argocd.Converged {
 		t.Errorf("Argo CD at the final revision: %s %s", v.State, v.Reason)
 	}
 	if string(app.Status.Sync.Status) != "Synced" || string(app.Status.Health.Status) != "Healthy" {
