@@ -196,6 +196,10 @@ func DescribeSubset(st SubsetStatus, namespace, host, subset string) SubsetStatu
 		st.Describe = fmt.Sprintf("host %s is neither a Service nor a ServiceEntry host in %s", host, namespace)
 		if name, ns, ok := strings.Cut(host, "."); ok && !strings.Contains(ns, ".") {
 			st.Describe += fmt.Sprintf(" (Istio takes a host with a dot as written; did you mean %s?)", HostFQDN(name, ns))
+		} else if _, rest, ok := strings.Cut(host, "."); ok {
+			if ns, ok := strings.CutSuffix(rest, ".svc."+clusterDomain); ok && ns != namespace && !strings.Contains(ns, ".") {
+				st.Describe += fmt.Sprintf(" (it names a Service of namespace %s)", ns)
+			}
 		}
 	default:
 		st.Describe = fmt.Sprintf("subset %s (%s) of %s selects 0 ready of %d endpoints", subset, labelString(st.Labels), host, st.Total)

@@ -179,6 +179,14 @@ func TestSubsetEndpoints(t *testing.T) {
 				Describe: "host reviews.bookinfo is neither a Service nor a ServiceEntry host in bookinfo (Istio takes a host with a dot as written; did you mean reviews.bookinfo.svc.cluster.local?)"},
 		},
 		{
+			name: "a Service of another namespace is not read",
+			objs: []*unstructured.Unstructured{drObj(ns, "remote", "reviews.other.svc.cluster.local", 0, "v1", map[string]string{"version": "v1"}),
+				svcObj("other", "reviews", appLabels)},
+			host: "reviews.other.svc.cluster.local",
+			want: SubsetStatus{DestinationRule: "remote", Found: true, Labels: map[string]string{"version": "v1"},
+				Describe: "host reviews.other.svc.cluster.local is neither a Service nor a ServiceEntry host in bookinfo (it names a Service of namespace other)"},
+		},
+		{
 			name:   "subset missing from the rule",
 			subset: "v9",
 			want:   SubsetStatus{DestinationRule: "reviews", Describe: "DestinationRule reviews in bookinfo has no subset v9"},

@@ -33,8 +33,9 @@ import (
 // no Pod or EndpointSlice objects); a Service's endpoints are the pods of
 // the applied workloads its selector selects (a Service set with SetExists
 // has no selector, so no endpoints); WorkloadEntries count only when
-// applied (a WorkloadGroup registers none); rules applied without a
-// creationTimestamp are ordered by name.
+// applied (a WorkloadGroup registers none); ServiceEntry hosts match only
+// exactly (no wildcards); rules applied without a creationTimestamp are
+// ordered by name.
 //
 // The methods are safe for concurrent use.
 type Fake struct {
