@@ -5,6 +5,7 @@ package argocd
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 )
@@ -13,9 +14,11 @@ import (
 type Client interface {
 	// Get returns the Application; refresh asks Argo CD to compare with git first.
 	Get(ctx context.Context, name string, refresh bool) (*v1alpha1.Application, error)
-	// Sync starts a sync operation to revision (a commit hash); prune deletes
-	// live objects that git no longer has. ErrOperationInProgress when another
-	// operation is running.
+	// Sync starts a sync operation to revision, or to the app's target
+	// revision when revision is "" (what gitcanary does: it never syncs an
+	// older commit than the branch head); prune deletes live objects that
+	// git no longer has. ErrOperationInProgress when another operation is
+	// running.
 	Sync(ctx context.Context, name, revision string, prune bool) error
 	// Annotate merges annotations into the Application's metadata (an
 	// empty value removes one).
@@ -40,8 +43,12 @@ const (
 	Waiting State = "Waiting"
 	// Converged: revision, Synced, Succeeded, fresh health and Healthy all hold.
 	Converged State = "Converged"
-	// Failed: the operation for this revision failed or errored, or the app is Degraded.
+	// Failed: the answer was no: the operation failed on one of the
+	// target's resources, or one of them is Degraded.
 	Failed State = "Failed"
+	// Errored: Argo CD could not find out (a ComparisonError, an operation
+	// that errored or failed on something else); wait and retry.
+	Errored State = "Errored"
 )
 
 // Verdict is what Assess concludes, with a reason a user can read.
@@ -53,4 +60,8 @@ type Verdict struct {
 	// release on its way out accepts this: the new version it is removing
 	// may be what makes the app unhealthy.
 	Applied bool
+	// Resync: an operation that carried the commit ended in error; a new
+	// sync may succeed. Since is when it finished, to space the retries.
+	Resync bool
+	Since  time.Time
 }

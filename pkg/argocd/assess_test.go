@@ -110,17 +110,17 @@ func TestAssess(t *testing.T) {
 		{
 			name: "last operation was for another revision",
 			app:  converged(oldRev).sync(v1alpha1.SyncStatusCodeOutOfSync, rev).build(),
-			want: Verdict{State: NeedsSync, Reason: "last operation was for 0123456, not abc1234"},
+			want: Verdict{State: NeedsSync, Reason: "the last operation applied 0123456, which does not carry abc1234"},
 		},
 		{
 			name: "operation for another revision running",
 			app:  newApp().requested(oldRev).op(oldRev, synccommon.OperationRunning, "", time.Time{}).build(),
-			want: Verdict{State: NeedsSync, Reason: "another operation (sync to 0123456) is Running; a sync to abc1234 will be refused until it finishes"},
+			want: Verdict{State: Waiting, Reason: "another operation (sync to 0123456) is Running"},
 		},
 		{
 			name: "operation for another revision pending",
 			app:  converged(rev).requested(oldRev).build(),
-			want: Verdict{State: NeedsSync, Reason: "another operation (sync to 0123456) is pending; a sync to abc1234 will be refused until it finishes"},
+			want: Verdict{State: Waiting, Reason: "another operation (sync to 0123456) is pending"},
 		},
 		{
 			name: "sync requested, not picked up yet",
@@ -141,7 +141,7 @@ func TestAssess(t *testing.T) {
 		{
 			name: "operation started without a revision, not resolved yet",
 			app:  newApp().requested("").op("", synccommon.OperationRunning, "", time.Time{}).build(),
-			want: Verdict{State: NeedsSync, Reason: "another operation (sync to an unresolved revision) is Running; a sync to abc1234 will be refused until it finishes"},
+			want: Verdict{State: Syncing, Reason: "operation Running for an unresolved revision"},
 		},
 		{
 			name: "operation terminating",
@@ -157,7 +157,7 @@ func TestAssess(t *testing.T) {
 		{
 			name: "operation errored",
 			app:  newApp().op(rev, synccommon.OperationError, "rpc error: repository not accessible", finished).build(),
-			want: Verdict{State: Failed, Reason: "sync to abc1234 errored: rpc error: repository not accessible"},
+			want: Verdict{State: Errored, Reason: "sync to abc1234 errored: rpc error: repository not accessible"},
 		},
 		{
 			name: "degraded after the operation",
@@ -192,12 +192,12 @@ func TestAssess(t *testing.T) {
 		{
 			name: "succeeded but still OutOfSync",
 			app:  converged(rev).sync(v1alpha1.SyncStatusCodeOutOfSync, rev).build(),
-			want: Verdict{State: Waiting, Reason: "sync status OutOfSync at abc1234"},
+			want: Verdict{State: Waiting, Reason: "sync status OutOfSync at abc1234 after a sync to it"},
 		},
 		{
 			name: "succeeded, Synced but compared with another revision",
 			app:  converged(rev).sync(v1alpha1.SyncStatusCodeSynced, oldRev).build(),
-			want: Verdict{State: Waiting, Reason: "sync status Synced at 0123456"},
+			want: Verdict{State: Waiting, Reason: "Argo CD compared at 0123456, which does not carry abc1234"},
 		},
 		{
 			name: "succeeded, sync status unknown",
@@ -217,7 +217,7 @@ func TestAssess(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Assess(tt.app, rev)
+			got := Assess(tt.app, Exact(rev))
 			if got.State != tt.want.State || got.Reason != tt.want.Reason {
 				t.Errorf("Assess =\n  %+v\nwant\n  %+v", got, tt.want)
 			}
@@ -258,7 +258,7 @@ func TestAssessApplied(t *testing.T) {
 			if !tc.synced {
 				b = b.sync(v1alpha1.SyncStatusCodeOutOfSync, rev)
 			}
-			if got := Assess(b.build(), rev); got.Applied != tc.applied {
+			if got := Assess(b.build(), Exact(rev)); got.Applied != tc.applied {
 				t.Errorf("Applied = %v, want %v (%+v)", got.Applied, tc.applied, got)
 			}
 		})

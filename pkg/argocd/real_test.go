@@ -44,7 +44,7 @@ func TestRealArgoCD(t *testing.T) {
 		t.Errorf("Get(%q) returned application %q", name, app.Name)
 	}
 	t.Logf("%s: sync %s at %s, health %s, %s", name, app.Status.Sync.Status, app.Status.Sync.Revision,
-		app.Status.Health.Status, Assess(app, app.Status.Sync.Revision).Reason)
+		app.Status.Health.Status, Assess(app, Exact(app.Status.Sync.Revision)).Reason)
 
 	if _, err := c.Get(ctx, name+"-does-not-exist", false); !isNotFound(err) {
 		t.Errorf("Get of a missing app: %v, want ErrNotFound", err)

@@ -255,11 +255,11 @@ func newStart(g *globals) *cobra.Command {
 					return exit(ExitInvalid, fmt.Errorf("%w; its recorded spec differs from %s, so it is not resumed (choose a new name for a new release)", err, file))
 				}
 				if rec.Status.Phase.Terminal() {
-					// A retried CI job: the release ended, but its last commit
-					// may not be synced yet. Driving it makes sure, and the
-					// exit code says how it ended.
-					fmt.Fprintf(g.stdout, "%s: already ended (%s); checking that its last commit is applied\n", r.Metadata.Name, rec.Status.Phase)
-					return g.drive(cmd.Context(), r.Metadata.Name, r.Spec.Repo, w)
+					// A retried CI job, or a controller's restart: the release
+					// ended and is never synced again (a newer release may own
+					// the app path now). The exit code says how it ended.
+					fmt.Fprintf(g.stdout, "%s: already finished (%s); nothing to do\n", r.Metadata.Name, rec.Status.Phase)
+					return g.finished(r.Metadata.Name, rec, w)
 				}
 				fmt.Fprintf(g.stdout, "%s: resuming (%s, weights %s)\n", r.Metadata.Name, rec.Status.Phase, release.FormatWeights(rec.Status.Weights))
 				return g.drive(cmd.Context(), r.Metadata.Name, r.Spec.Repo, w)
@@ -454,7 +454,9 @@ func newHistory(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			commits, err := r.Log(cmd.Context(), "", func(c git.Commit) bool { return c.Trailer(git.TrailerRelease) == name }, 0)
+			commits, err := r.Log(cmd.Context(), "", func(c git.Commit) bool {
+				return c.Trailer(git.TrailerRelease) == name && machine.OfPath(c, repo.Path)
+			}, 0)
 			if err != nil {
 				return err
 			}

@@ -120,6 +120,12 @@ func (g *globals) drive(ctx context.Context, name string, repo release.Repo, w w
 	if err != nil {
 		return err
 	}
+	return g.finished(name, final, w)
+}
+
+// finished reports where a release stands once driving it ended; an
+// abandoned release is exit 3 unless an abandon was asked for.
+func (g *globals) finished(name string, final *release.Release, w waiting) error {
 	fmt.Fprintf(g.stdout, "%s: %s, weights %s\n", name, final.Status.Phase, release.FormatWeights(final.Status.Weights))
 	// Abandoned is a failure unless it is what was asked for: an abort, or --wait-for=Abandoned.
 	if final.Status.Phase == release.Abandoned && !w.abandonOK && !strings.EqualFold(w.waitFor, string(release.Abandoned)) {

@@ -207,7 +207,7 @@ func orPhase(reason, phase string) string {
 // permanent errors need a person: a spec to fix, a grant to add.
 func permanent(err error) bool {
 	switch ErrorReason(err) {
-	case "invalid", "changed-spec", "refused":
+	case "invalid", "changed-spec", "refused", "superseded":
 		return true
 	}
 	return errors.Is(err, argocd.ErrNotAuthorized)
@@ -223,6 +223,8 @@ func stalledReason(err error) string {
 		return "ArgoCD"
 	case "refused":
 		return "Refused"
+	case "superseded":
+		return "Superseded"
 	}
 	return "Error"
 }

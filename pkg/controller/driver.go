@@ -122,6 +122,9 @@ func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, err
 	if err != nil {
 		return Result{Record: rec}, err
 	}
+	if out.Superseded {
+		return Result{Record: rec, Done: true, Reason: out.Reason}, fmt.Errorf("release %s: %w: %s", r.Metadata.Name, machine.ErrSuperseded, out.Reason)
+	}
 	res := Result{Record: out.Release, Did: out.Did, Commit: out.Commit, Pushes: out.Pushes, Reason: out.Reason, Done: out.Done, Converged: out.Converged}
 	if out.Did == "commit" {
 		// out.Release and out.Converged describe the record the decision

@@ -68,6 +68,8 @@ func ErrorReason(err error) string {
 		return "invalid"
 	case errors.Is(err, machine.ErrRefused):
 		return "refused"
+	case errors.Is(err, machine.ErrSuperseded):
+		return "superseded"
 	case errors.Is(err, argocd.ErrNotFound), errors.Is(err, argocd.ErrNotAuthorized):
 		return "argocd"
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"path"
 	"slices"
 	"strings"
@@ -45,14 +46,10 @@ func (s *state) application(context.Context) Result {
 	if s.appErr != nil {
 		// The server's text is left out: for a missing app it is a
 		// PermissionDenied naming the token's issue time, which says nothing more.
-		return fail("create the Application (manual sync, its source path the app path), or name the one that deploys the app with --app or spec.argocd.application",
+		return fail("create the Application (its source path the app path), or name the one that deploys the app with --app or spec.argocd.application",
 			"Application %s not found, or the token may not read it", name)
 	}
 	spec := &s.app.Spec
-	if spec.SyncPolicy != nil && spec.SyncPolicy.Automated != nil {
-		return fail(fmt.Sprintf("remove spec.syncPolicy.automated from Application %s: gitcanary syncs each of its commits itself", name),
-			"Application %s has automated sync, and Argo CD refuses a sync to a given commit on it", name)
-	}
 	if spec.HasMultipleSources() {
 		return fail("deploy the app path with an Application of one spec.source, and name it with --app or spec.argocd.application",
 			"Application %s has %d sources (spec.sources): gitcanary commits to and syncs one source", name, len(spec.Sources))
@@ -67,7 +64,23 @@ func (s *state) application(context.Context) Result {
 			"Application %s does not grant gitcanary instance %q its syncs (%s is %q)", name, instance, argocd.GrantAnnotation, grant)
 	}
 	src := spec.GetSource()
-	return ok("%s deploys %s path %s at %s, manual sync, granted to %s", name, src.RepoURL, src.Path, orHEAD(src.TargetRevision), instance)
+	return ok("%s deploys %s path %s at %s, %s, granted to %s", name, src.RepoURL, src.Path, orHEAD(src.TargetRevision), syncPolicy(spec.SyncPolicy), instance)
+}
+
+// syncPolicy describes an Application's sync policy; gitcanary works with
+// either (docs/lifecycle.md#automated-sync).
+func syncPolicy(p *v1alpha1.SyncPolicy) string {
+	if p == nil || p.Automated == nil {
+		return "manual sync"
+	}
+	return fmt.Sprintf("automated sync (prune %s, selfHeal %s)", onOff(p.Automated.Prune), onOff(p.Automated.SelfHeal))
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 func orHEAD(rev string) string {

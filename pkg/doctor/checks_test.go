@@ -259,7 +259,7 @@ func TestChecklist(t *testing.T) {
 			change: func(w *world) { w.env.App = "nope" },
 			want: healthyKube + `[ok]   Argo CD API             argocd.example:443 answers
 [FAIL] Argo CD Application     Application nope not found, or the token may not read it
-       remedy: create the Application (manual sync, its source path the app path), or name the one that deploys the app with --app or spec.argocd.application
+       remedy: create the Application (its source path the app path), or name the one that deploys the app with --app or spec.argocd.application
 [skip] app path renders        needs Argo CD Application, which failed
 [skip] release source          needs Argo CD Application, which failed
 `,
@@ -273,12 +273,10 @@ func TestChecklist(t *testing.T) {
 				w.argo.SetApp(app)
 			},
 			want: healthyKube + `[ok]   Argo CD API             argocd.example:443 answers
-[FAIL] Argo CD Application     Application reviews has automated sync, and Argo CD refuses a sync to a given commit on it
-       remedy: remove spec.syncPolicy.automated from Application reviews: gitcanary syncs each of its commits itself
-[skip] app path renders        needs Argo CD Application, which failed
-[skip] release source          needs Argo CD Application, which failed
+[ok]   Argo CD Application     reviews deploys https://git.example/apps.git path apps/reviews at main, automated sync (prune off, selfHeal on), granted to gitcanary
+[ok]   app path renders        apps/reviews at main (0123abcd): 5 objects
+[ok]   release source          release reviews-v2 commits to what Application reviews deploys
 `,
-			failed: true,
 		},
 		{
 			name: "kustomize fails",

@@ -35,6 +35,8 @@ const (
 	TrailerRelease = "Gitcanary-Release"
 	TrailerAction  = "Gitcanary-Action"
 	TrailerSeq     = "Gitcanary-Seq"
+	// TrailerPath names the app path: a release is repository + path + name.
+	TrailerPath = "Gitcanary-Path"
 )
 
 // Options say which repository and branch to work on and where the cache lives.
@@ -161,6 +163,12 @@ type Repo interface {
 	// is true, at most limit (0 means no limit). Walking from a snapshot's
 	// commit needs no fetch.
 	Log(ctx context.Context, from string, match func(Commit) bool, limit int) ([]Commit, error)
+	// At returns a snapshot of a commit of the branch, fetching when the
+	// cache does not have it yet.
+	At(ctx context.Context, commit string) (Snapshot, error)
+	// Contains reports whether ancestor is descendant or in its history
+	// (within ClockSkew of committer time), fetching when needed.
+	Contains(ctx context.Context, ancestor, descendant string) (bool, error)
 }
 
 // ShortHash abbreviates a commit hash to 8 characters for people to read.

@@ -56,6 +56,9 @@ type repo struct {
 	// are in the storer's index, whatever other processes did since.
 	seen   plumbing.Hash
 	seenAt time.Time
+	// contains remembers answers of Contains (guarded by mu): history
+	// does not change, and a release asks the same question every poll.
+	contains map[[2]plumbing.Hash]bool
 
 	// cloned reports whether Open created the cache (true) or reused it.
 	cloned bool

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"sync"
 
+	"istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -30,8 +32,10 @@ func Config(kubeconfig, context string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// NewCluster returns a Cluster reading through the dynamic client. kinds
-// resolves workload kinds; nil means the built-ins only.
+// NewCluster returns a Cluster reading workloads through the dynamic client,
+// core objects through the typed Kubernetes clientset and Istio objects
+// through Istio's typed clientset. kinds resolves workload kinds; nil means
+// the built-ins only.
 func NewCluster(cfg *rest.Config, kinds *Kinds) (Cluster, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
@@ -41,26 +45,52 @@ func NewCluster(cfg *rest.Config, kinds *Kinds) (Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create discovery client: %w", err)
 	}
-	return NewClusterFromClients(dyn, disc, kinds), nil
+	core, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create Kubernetes client: %w", err)
+	}
+	istio, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create Istio client: %w", err)
+	}
+	return NewClusterFromClients(Clients{Dynamic: dyn, Discovery: disc, Core: core, Istio: istio}, kinds), nil
 }
 
-// NewClusterFromClients is NewCluster over given clients, e.g. client-go's
-// dynamic and discovery fakes in tests. Discovery is only asked which
-// VirtualService version the cluster serves.
-func NewClusterFromClients(dyn dynamic.Interface, disc discovery.DiscoveryInterface, kinds *Kinds) Cluster {
+// Clients are the clients a Cluster reads through. Tests pass client-go's
+// and Istio's fakes.
+type Clients struct {
+	// Dynamic reads workloads (of any kind, by field path), namespaces and
+	// Exists.
+	Dynamic dynamic.Interface
+	// Discovery is only asked which networking.istio.io version serves
+	// each Istio kind.
+	Discovery discovery.DiscoveryInterface
+	// Core reads Services, EndpointSlices and Pods.
+	Core kubernetes.Interface
+	// Istio reads VirtualServices, DestinationRules, WorkloadEntries and
+	// ServiceEntries.
+	Istio versioned.Interface
+}
+
+// NewClusterFromClients is NewCluster over given clients, e.g. the fakes of
+// client-go (dynamic, discovery, kubernetes) and of Istio's client-go.
+func NewClusterFromClients(clients Clients, kinds *Kinds) Cluster {
 	if kinds == nil {
 		kinds = NewKinds()
 	}
-	return &cluster{dyn: dyn, disc: disc, kinds: kinds}
+	return &cluster{dyn: clients.Dynamic, disc: clients.Discovery, core: clients.Core, istio: clients.Istio,
+		kinds: kinds, served: map[string]string{}}
 }
 
 type cluster struct {
 	dyn   dynamic.Interface
 	disc  discovery.DiscoveryInterface
+	core  kubernetes.Interface
+	istio versioned.Interface
 	kinds *Kinds
 
-	mu   sync.Mutex
-	vsGV schema.GroupVersionResource // zero until discovered
+	mu     sync.Mutex
+	served map[string]string // Istio resource → served version, once discovered
 }
 
 var _ Cluster = (*cluster)(nil)
@@ -115,62 +145,11 @@ func (c *cluster) Exists(ctx context.Context, ref Ref) (bool, error) {
 	return true, nil
 }
 
-// VirtualServiceRoutes implements Cluster.
-func (c *cluster) VirtualServiceRoutes(ctx context.Context, namespace, name string) ([][]Route, bool, error) {
-	gvr, err := c.virtualServiceResource(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	obj, err := c.get(ctx, gvr, namespace, name)
-	if apierrors.IsNotFound(err) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("get VirtualService %s/%s: %w", namespace, name, err)
-	}
-	routes, err := ParseVirtualServiceRoutes(obj)
-	if err != nil {
-		return nil, true, err
-	}
-	return routes, true, nil
-}
-
 func (c *cluster) get(ctx context.Context, gvr schema.GroupVersionResource, namespace, name string) (*unstructured.Unstructured, error) {
 	if namespace == "" {
 		return c.dyn.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
 	}
 	return c.dyn.Resource(gvr).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
-}
-
-// virtualServiceResource prefers networking.istio.io/v1 (Istio ≥ 1.22) and
-// falls back to v1beta1. Only a positive answer is cached: the CRDs may be
-// installed or upgraded while gitcanary runs.
-func (c *cluster) virtualServiceResource(ctx context.Context) (schema.GroupVersionResource, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.vsGV.Version != "" {
-		return c.vsGV, nil
-	}
-	for _, version := range []string{"v1", "v1beta1"} {
-		if err := ctx.Err(); err != nil {
-			return schema.GroupVersionResource{}, err
-		}
-		gv := "networking.istio.io/" + version
-		list, err := c.disc.ServerResourcesForGroupVersion(gv)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return schema.GroupVersionResource{}, fmt.Errorf("discover %s: %w", gv, err)
-		}
-		for _, r := range list.APIResources {
-			if r.Name == "virtualservices" {
-				c.vsGV = schema.GroupVersionResource{Group: "networking.istio.io", Version: version, Resource: "virtualservices"}
-				return c.vsGV, nil
-			}
-		}
-	}
-	return schema.GroupVersionResource{}, fmt.Errorf("the cluster serves no VirtualService API (networking.istio.io v1 or v1beta1); are the Istio CRDs installed?")
 }
 
 // resourceFor fills what the Ref leaves empty from the registered kind.

@@ -1,6 +1,7 @@
 // Package kube reads, from the cluster itself, the facts gitcanary checks
-// after Argo CD says it has converged: workload readiness and the
-// VirtualService weights. It reports facts; deciding is the machine's job.
+// after Argo CD says it has converged: workload readiness, the
+// VirtualService weights and the endpoints each DestinationRule subset
+// selects. It reports facts; deciding is the machine's job.
 package kube
 
 import "context"
@@ -46,4 +47,8 @@ type Cluster interface {
 	// NamespaceLabels returns a namespace's labels; found is false when
 	// the namespace does not exist.
 	NamespaceLabels(ctx context.Context, name string) (labels map[string]string, found bool, err error)
+	// SubsetEndpoints reports, for the DestinationRule subset named subset
+	// of host in namespace, which endpoints it selects and how many are
+	// ready. A missing rule or subset is a fact (Found false), not an error.
+	SubsetEndpoints(ctx context.Context, namespace, host, subset string) (SubsetStatus, error)
 }

@@ -1,18 +1,58 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 
+	networking "istio.io/api/networking/v1alpha3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
+
+// VirtualServiceRoutes implements Cluster. It reads the VirtualService in
+// the version of networking.istio.io the cluster serves.
+func (c *cluster) VirtualServiceRoutes(ctx context.Context, namespace, name string) ([][]Route, bool, error) {
+	spec, found, err := c.virtualService(ctx, namespace, name)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	return RoutesOf(spec), true, nil
+}
+
+// RoutesOf returns, for each HTTP route of a VirtualService spec, its
+// destinations in order, by the same rules as ParseVirtualServiceRoutes.
+func RoutesOf(spec *networking.VirtualService) [][]Route {
+	out := make([][]Route, 0, len(spec.GetHttp()))
+	for _, h := range spec.GetHttp() {
+		dests := h.GetRoute()
+		routes := make([]Route, 0, len(dests))
+		for _, d := range dests {
+			routes = append(routes, Route{
+				Host:   d.GetDestination().GetHost(),
+				Subset: d.GetDestination().GetSubset(),
+				Weight: routeWeight(d.GetWeight(), len(dests)),
+			})
+		}
+		out = append(out, routes)
+	}
+	return out
+}
+
+// routeWeight is Istio's reading of a destination's weight: a lone
+// destination whose weight is absent or 0 gets all traffic (100); among
+// several, an absent weight is 0.
+func routeWeight(w int32, dests int) int32 {
+	if w == 0 && dests == 1 {
+		return 100
+	}
+	return w
+}
 
 // ParseVirtualServiceRoutes reads spec.http[].route[] of an Istio
 // VirtualService: for each HTTP route, its destinations in order. It is pure
 // so fakes can derive routes from manifests the same way the cluster reader
 // does.
 //
-// Istio's rule for an absent weight: a lone destination gets all traffic
-// (100); among several, an absent weight is 0. An HTTP route that delegates
+// Weights follow routeWeight. An HTTP route that delegates
 // instead of routing yields an empty list, keeping indexes aligned with
 // spec.http.
 func ParseVirtualServiceRoutes(obj *unstructured.Unstructured) ([][]Route, error) {
@@ -67,12 +107,7 @@ func parseHTTPRoute(h map[string]any) ([]Route, error) {
 		} else if dm["destination"] != nil {
 			return nil, fmt.Errorf(".route[%d].destination is a %T, want an object", j, dm["destination"])
 		}
-		switch w, ok := dm["weight"]; {
-		case !ok || w == nil:
-			if len(dests) == 1 {
-				r.Weight = 100
-			}
-		default:
+		if w, ok := dm["weight"]; ok && w != nil {
 			n, err := toInt64(w)
 			if err != nil {
 				return nil, fmt.Errorf(".route[%d].weight %v", j, err)
@@ -82,6 +117,7 @@ func parseHTTPRoute(h map[string]any) ([]Route, error) {
 			}
 			r.Weight = int32(n)
 		}
+		r.Weight = routeWeight(r.Weight, len(dests))
 		routes = append(routes, r)
 	}
 	return routes, nil

@@ -6,20 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
-
-func istioServes(versions ...string) []*metav1.APIResourceList {
-	var out []*metav1.APIResourceList
-	for _, v := range versions {
-		out = append(out, &metav1.APIResourceList{
-			GroupVersion: "networking.istio.io/" + v,
-			APIResources: []metav1.APIResource{{Name: "virtualservices", Kind: "VirtualService", Namespaced: true}},
-		})
-	}
-	return out
-}
 
 func dest(host, subset string, weight any) map[string]any {
 	d := map[string]any{"destination": map[string]any{"host": host, "subset": subset}}
@@ -63,6 +51,11 @@ func TestVirtualServiceRoutes(t *testing.T) {
 			want: [][]Route{{{Host: "reviews", Subset: "v1", Weight: 100}}},
 		},
 		{
+			name: "weight 0 on a single destination is 100, as Istio routes it",
+			http: []map[string]any{httpRoute(dest("reviews", "v1", int64(0)))},
+			want: [][]Route{{{Host: "reviews", Subset: "v1", Weight: 100}}},
+		},
+		{
 			name: "absent weight among several is 0",
 			http: []map[string]any{httpRoute(dest("reviews", "v1", int64(100)), dest("reviews", "v2", nil))},
 			want: [][]Route{{{Host: "reviews", Subset: "v1", Weight: 100}, {Host: "reviews", Subset: "v2", Weight: 0}}},
@@ -93,19 +86,27 @@ func TestVirtualServiceRoutes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newTestCluster(t, nil, istioServes("v1beta1", "v1"), vsObj("v1", "reviews", tt.http...))
-			got, found, err := c.VirtualServiceRoutes(context.Background(), "bookinfo", "reviews")
+			vs := vsObj("v1", "reviews", tt.http...)
+			parsed, err := ParseVirtualServiceRoutes(vs)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+					t.Fatalf("ParseVirtualServiceRoutes error = %v, want %q", err, tt.wantErr)
 				}
-				return
+				return // the API server would not store it: no typed object to read
 			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(parsed, tt.want) {
+				t.Errorf("ParseVirtualServiceRoutes = %+v, want %+v", parsed, tt.want)
+			}
+			c := newTestCluster(t, nil, istioServes("v1beta1", "v1"), vs)
+			got, found, err := c.VirtualServiceRoutes(context.Background(), "bookinfo", "reviews")
 			if err != nil || !found {
 				t.Fatalf("VirtualServiceRoutes: found %v, err %v", found, err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("routes = %+v, want %+v", got, tt.want)
+				t.Errorf("VirtualServiceRoutes = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
@@ -137,6 +138,16 @@ func TestVirtualServiceRoutesFallsBackToV1beta1(t *testing.T) {
 	}
 	if want := [][]Route{{{Host: "reviews", Subset: "v1", Weight: 100}}}; !reflect.DeepEqual(routes, want) {
 		t.Errorf("routes = %+v, want %+v", routes, want)
+	}
+}
+
+func TestVirtualServiceRoutesFallsBackToV1alpha3(t *testing.T) {
+	vs := vsObj("v1alpha3", "reviews", httpRoute(dest("reviews", "v1", int64(80)), dest("reviews", "v2", int64(20))))
+	c := newTestCluster(t, nil, istioServes("v1alpha3"), vs)
+	routes, found, err := c.VirtualServiceRoutes(context.Background(), "bookinfo", "reviews")
+	want := [][]Route{{{Host: "reviews", Subset: "v1", Weight: 80}, {Host: "reviews", Subset: "v2", Weight: 20}}}
+	if err != nil || !found || !reflect.DeepEqual(routes, want) {
+		t.Errorf("VirtualServiceRoutes = %+v, %v, %v; want %+v", routes, found, err, want)
 	}
 }
 

@@ -100,7 +100,7 @@ func TestWorkloadGroupFromCluster(t *testing.T) {
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds,
 		group, entry("e1", "v2", "True"), entry("e2", "v2", "False"), entry("e3", "v1", "True"),
 		obj("v1", "Namespace", "", "bookinfo", "metadata.labels", map[string]any{"istio-injection": "enabled"}))
-	c := NewClusterFromClients(dyn, &discoveryfake.FakeDiscovery{Fake: &clienttesting.Fake{}}, nil)
+	c := NewClusterFromClients(Clients{Dynamic: dyn, Discovery: &discoveryfake.FakeDiscovery{Fake: &clienttesting.Fake{}}}, nil)
 	ref := Ref{Group: "networking.istio.io", Version: "v1", Kind: "WorkloadGroup", Resource: "workloadgroups", Namespace: "bookinfo", Name: "reviews-v2"}
 	got, err := c.Workload(context.Background(), ref)
 	if err != nil {

@@ -5,12 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	discoveryfake "k8s.io/client-go/discovery/fake"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
-	clienttesting "k8s.io/client-go/testing"
 )
 
 // obj builds an unstructured object; set takes path/value pairs such as
@@ -42,13 +37,6 @@ func workloadObj(kind, name string, set ...any) *unstructured.Unstructured {
 		"spec.template", map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "reviews"}}},
 	}
 	return obj("apps/v1", kind, "bookinfo", name, append(base, set...)...)
-}
-
-func newTestCluster(t *testing.T, kinds *Kinds, discovered []*metav1.APIResourceList, objs ...runtime.Object) Cluster {
-	t.Helper()
-	dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), objs...)
-	disc := &discoveryfake.FakeDiscovery{Fake: &clienttesting.Fake{Resources: discovered}}
-	return NewClusterFromClients(dyn, disc, kinds)
 }
 
 func deploymentRef(name string) Ref {

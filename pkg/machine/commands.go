@@ -73,6 +73,9 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 		if report != nil {
 			report(out)
 		}
+		if out.Superseded {
+			return out.Release, fmt.Errorf("release %s: %w: %s", m.name, ErrSuperseded, out.Reason)
+		}
 		if until(out) {
 			return out.Release, nil
 		}

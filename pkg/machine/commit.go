@@ -72,6 +72,7 @@ func message(name string, d *draft, seq int) git.Message {
 		Body:    d.message,
 		Trailers: []git.Trailer{
 			{Key: git.TrailerRelease, Value: name},
+			{Key: git.TrailerPath, Value: d.app.Path},
 			{Key: git.TrailerAction, Value: d.action},
 			{Key: git.TrailerSeq, Value: strconv.Itoa(seq)},
 		},

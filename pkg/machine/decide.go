@@ -15,6 +15,7 @@ const (
 	doSync
 	doCommit
 	doDone
+	doRefresh // ask Argo CD to compare with git again
 )
 
 // decision is what decide concludes; the Machine carries it out.
@@ -28,6 +29,10 @@ type decision struct {
 	converged bool
 	// awaiting: the release waits for a human (an indefinite pause).
 	awaiting bool
+	// errored: the wait is for something that could not be found out.
+	errored bool
+	// final: the commit records the end of the release.
+	final bool
 }
 
 func wait(d time.Duration, format string, args ...any) decision {
@@ -36,6 +41,14 @@ func wait(d time.Duration, format string, args ...any) decision {
 
 func commitTo(reason string, m mutation) decision {
 	return decision{kind: doCommit, mutate: m, reason: reason}
+}
+
+// final marks a commit that records the end of the release: it changes
+// nothing Argo CD renders and is not synced, but the Application's
+// annotations are updated to show it.
+func final(d decision) decision {
+	d.final = true
+	return d
 }
 
 // handler decides what follows a phase whose commit has converged.
@@ -60,16 +73,33 @@ var prunes = map[release.Phase]bool{release.Retiring: true, release.Reverting: t
 
 // decide first makes the last commit converge (sync it, wait for Argo CD
 // and the cluster, abandon past the deadline), then asks the phase's handler.
+//
+// Only "the answer was no" abandons: the sync failed on the release's own
+// resources, one of them is Degraded, or the commit did not converge
+// within the progress deadline. "Could not find out" (Argo CD or the
+// cluster unreachable, a comparison error, an operation that errored) is
+// a wait that never runs into the deadline.
 func decide(v view) decision {
 	phase := v.rec.Status.Phase
 	switch state := v.argo.State; {
 	case effective(v.argo, phase):
 		// applied: the cluster check below decides
 	case state == argocd.NeedsSync:
-		return decision{kind: doSync, prune: prunes[phase], reason: "sync " + shortHash(v.last.Hash)}
+		return decision{kind: doSync, prune: prunes[phase], reason: "sync: " + v.argo.Reason}
+	case state == argocd.Errored:
+		if v.argo.Resync && v.now.Sub(v.argo.Since) >= retryAfter {
+			return decision{kind: doSync, prune: prunes[phase], reason: "retry: " + v.argo.Reason, errored: true}
+		}
+		if !v.argo.Resync && v.argo.Since.IsZero() {
+			return decision{kind: doWait, wait: errorPoll, reason: "waiting: " + v.argo.Reason, errored: true}
+		}
+		return decision{kind: doRefresh, wait: errorPoll, reason: "waiting: " + v.argo.Reason, errored: true}
 	case state == argocd.Failed:
-		if phase.Abandoning() {
+		if !phase.CanAbandon() {
 			// Nothing to fall back to: retry the sync and let a human see why.
+			if v.now.Sub(v.since) < retryAfter {
+				return wait(errorPoll, "Argo CD: %s", v.argo.Reason)
+			}
 			return decision{kind: doSync, prune: prunes[phase], reason: "retry failed sync: " + v.argo.Reason}
 		}
 		return commitTo("Argo CD failed: "+v.argo.Reason, abandon("SyncFailed", "Argo CD could not apply "+shortHash(v.last.Hash)+": "+v.argo.Reason))
@@ -79,6 +109,9 @@ func decide(v view) decision {
 			reason += "; cluster: " + v.cluster.problem
 		}
 		return untilDeadline(v, reason)
+	}
+	if v.cluster != nil && v.cluster.unreadable != "" {
+		return decision{kind: doWait, wait: errorPoll, reason: "cannot read the cluster: " + v.cluster.unreadable, errored: true}
 	}
 	if v.cluster != nil && v.cluster.problem != "" {
 		return untilDeadline(v, "cluster: "+v.cluster.problem)
@@ -97,7 +130,7 @@ func decide(v view) decision {
 func untilDeadline(v view, reason string) decision {
 	deadline := v.rec.Spec.Deadline()
 	waited := v.now.Sub(v.since)
-	if waited <= deadline || v.rec.Status.Phase.Abandoning() || v.rec.Status.Phase.Terminal() || v.rec.Status.Phase == release.Retiring {
+	if waited <= deadline || !v.rec.Status.Phase.CanAbandon() {
 		return wait(pollInterval, "%s", reason)
 	}
 	msg := fmt.Sprintf("%s did not converge within the progress deadline (%s): %s", v.rec.Status.Action, deadline, reason)

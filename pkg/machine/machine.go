@@ -25,6 +25,9 @@ var (
 	ErrExists   = errors.New("release already exists")
 	// ErrRefused: the command does not apply in the release's phase.
 	ErrRefused = errors.New("refused")
+	// ErrSuperseded: a later commit changed what gitcanary owns in the app
+	// path; the release stopped rather than undo it.
+	ErrSuperseded = errors.New("superseded")
 )
 
 // Deps are the machine's collaborators. Argo and Cluster may be nil for
@@ -104,6 +107,12 @@ type Outcome struct {
 	Converged bool
 	// Awaiting: the release waits for an approval.
 	Awaiting bool
+	// Superseded: a later commit changed what gitcanary owns in the app
+	// path (another release, a person); the release stopped (Done is set).
+	Superseded bool
+	// Errored: the release waits because Argo CD or the cluster could not
+	// say (unreachable, a comparison error); Reason says what is wrong.
+	Errored bool
 	// Release is the record the decision was taken on.
 	Release *release.Release
 }
@@ -134,7 +143,7 @@ func (m *Machine) Load(ctx context.Context) (*release.Release, *App, error) {
 func (m *Machine) lastCommit(ctx context.Context, from string, seq int) (git.Commit, error) {
 	want := fmt.Sprint(seq)
 	cs, err := m.deps.Repo.Log(ctx, from, func(c git.Commit) bool {
-		return c.Trailer(git.TrailerRelease) == m.name && c.Trailer(git.TrailerSeq) == want
+		return c.Trailer(git.TrailerRelease) == m.name && c.Trailer(git.TrailerSeq) == want && OfPath(c, m.path)
 	}, 1)
 	if err != nil {
 		return git.Commit{}, err
@@ -157,7 +166,16 @@ func (m *Machine) Step(ctx context.Context) (Outcome, error) {
 // StepFrom is Step on a record and app the caller has just loaded with
 // Load, to spare a second fetch and read of the same head. A commit it
 // makes is still checked against the head it pushes onto.
+//
+// A finished release (Promoted, Abandoned) is done without asking Argo CD
+// anything: it never syncs again, so driving it after a newer release of
+// the app path cannot roll the cluster back. A release whose owned files
+// changed after its last commit (another release, a person) is Superseded:
+// done, without syncing.
 func (m *Machine) StepFrom(ctx context.Context, rec *release.Release, app *App) (Outcome, error) {
+	if rec.Status.Phase.Terminal() {
+		return Outcome{Release: rec, Done: true, Reason: fmt.Sprintf("release %s", rec.Status.Phase)}, nil
+	}
 	if m.deps.Argo == nil || m.deps.Cluster == nil {
 		return Outcome{}, fmt.Errorf("driving a release needs Argo CD and cluster access")
 	}
@@ -165,27 +183,44 @@ func (m *Machine) StepFrom(ctx context.Context, rec *release.Release, app *App) 
 	if err != nil {
 		return Outcome{}, err
 	}
+	head, err := m.deps.Repo.At(ctx, app.Commit)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if why, err := m.superseded(ctx, head, last); err != nil {
+		return Outcome{}, err
+	} else if why != "" {
+		return Outcome{Release: rec, Done: true, Superseded: true, Reason: why}, nil
+	}
 	v, err := m.observe(ctx, rec, app, last)
 	if err != nil {
 		return Outcome{}, err
 	}
 	dec := decide(v)
 	m.deps.log().Debug("step", "release", m.name, "phase", rec.Status.Phase, "commit", shortHash(last.Hash), "argo", v.argo.State, "decision", dec.reason)
-	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting}
+	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting, Errored: dec.errored}
 	switch dec.kind {
 	case doSync:
-		err := m.deps.Argo.Sync(ctx, rec.Spec.ArgoCD.Application, last.Hash, dec.prune)
+		// The Application's target revision (the branch head, which
+		// carries the commit), never the commit itself: an older commit
+		// would roll back whatever others pushed since, and Argo CD
+		// refuses a commit on an automated-sync app.
+		err := m.deps.Argo.Sync(ctx, rec.Spec.ArgoCD.Application, "", dec.prune)
 		if errors.Is(err, argocd.ErrOperationInProgress) {
 			return Outcome{Release: rec, Wait: pollInterval, Reason: "another Argo CD operation is running"}, nil
 		}
 		if err != nil {
-			return out, err
+			return Outcome{Release: rec, Wait: errorPoll, Errored: true, Reason: fmt.Sprintf("cannot request a sync: %v", err)}, nil
 		}
 		m.deps.log().Info("sync requested", "release", m.name, "app", rec.Spec.ArgoCD.Application, "commit", shortHash(last.Hash), "phase", rec.Status.Phase)
 		out.Did, out.Commit = "sync", last.Hash
 		if err := m.deps.Argo.Annotate(ctx, rec.Spec.ArgoCD.Application, appAnnotations(m.name, rec)); err != nil {
 			// The release goes on; only the UI's summary lags.
 			m.deps.log().Warn("cannot show the release on the Application (may the Argo CD account update it?)", "app", rec.Spec.ArgoCD.Application, "err", err)
+		}
+	case doRefresh:
+		if _, err := m.deps.Argo.Get(ctx, rec.Spec.ArgoCD.Application, true); err != nil {
+			m.deps.log().Debug("refresh", "app", rec.Spec.ArgoCD.Application, "err", err)
 		}
 	case doCommit:
 		res, err := m.commit(ctx, rec.Status.Seq, dec.mutate)
@@ -196,10 +231,25 @@ func (m *Machine) StepFrom(ctx context.Context, rec *release.Release, app *App) 
 			return out, err
 		}
 		out.Did, out.Commit, out.Pushes = "commit", res.Commit.Hash, res.Attempts
+		if dec.final {
+			m.showEnd(ctx, rec.Spec.ArgoCD.Application)
+		}
 	case doDone:
 		out.Done = true
 	}
 	return out, nil
+}
+
+// showEnd puts the release's final record on its Application: the end is
+// a commit that is never synced, so no sync updates them.
+func (m *Machine) showEnd(ctx context.Context, application string) {
+	rec, _, err := m.Load(ctx)
+	if err == nil {
+		err = m.deps.Argo.Annotate(ctx, application, appAnnotations(m.name, rec))
+	}
+	if err != nil {
+		m.deps.log().Warn("cannot show the end of the release on the Application", "app", application, "err", err)
+	}
 }
 
 // appAnnotations describe the release on its Application.
@@ -219,3 +269,10 @@ func appAnnotations(name string, rec *release.Release) map[string]string {
 
 // pollInterval is how soon to look again while Argo CD works.
 const pollInterval = 500 * time.Millisecond
+
+// errorPoll is how soon to look again when Argo CD or the cluster could
+// not answer; retryAfter spaces new syncs after an operation that errored.
+const (
+	errorPoll  = 3 * time.Second
+	retryAfter = 10 * time.Second
+)

@@ -28,9 +28,14 @@ type view struct {
 // clusterFacts are what the cluster itself shows for the last commit.
 type clusterFacts struct {
 	problem string // empty when the cluster matches the commit
+	// unreadable: the cluster could not be read; the release waits.
+	unreadable string
 }
 
-// observe reads Argo CD and, once it has converged, the cluster.
+// observe reads Argo CD and, once it has applied the commit, the cluster.
+// What cannot be read (Argo CD or the API server unreachable) becomes an
+// Errored verdict or unreadable cluster facts, never an error: the
+// release waits until it can find out.
 func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, last git.Commit) (view, error) {
 	v := view{rec: rec, state: app.State, last: last, now: m.deps.now(), since: last.Time}
 	if h := rec.Status.History; len(h) > 0 && h[len(h)-1].Seq == rec.Status.Seq {
@@ -38,16 +43,28 @@ func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, l
 	}
 	a, err := m.deps.Argo.Get(ctx, rec.Spec.ArgoCD.Application, false)
 	if err != nil {
-		return v, fmt.Errorf("read Argo CD application %s: %w", rec.Spec.ArgoCD.Application, err)
+		if ctx.Err() != nil {
+			return v, ctx.Err()
+		}
+		v.argo = argocd.Verdict{State: argocd.Errored, Reason: fmt.Sprintf("cannot read Argo CD application %s: %v", rec.Spec.ArgoCD.Application, err)}
+		return v, nil
 	}
-	v.argo = argocd.Assess(a, last.Hash)
+	t, err := m.target(ctx, rec, app.State, last, a)
+	if err != nil {
+		return v, err
+	}
+	v.argo = argocd.Assess(a, t)
 	if !v.argo.Applied {
 		return v, nil
 	}
 	// Applied but perhaps not Healthy: the cluster says what is missing.
 	problem, err := m.checkCluster(ctx, rec, app.State)
 	if err != nil {
-		return v, err
+		if ctx.Err() != nil {
+			return v, ctx.Err()
+		}
+		v.cluster = &clusterFacts{unreadable: err.Error()}
+		return v, nil
 	}
 	v.cluster = &clusterFacts{problem: problem}
 	return v, nil

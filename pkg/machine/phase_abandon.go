@@ -33,9 +33,10 @@ func onAbandonRouted(v view) decision {
 
 // onReverted: the cluster is back to before the release; record the end.
 func onReverted(v view) decision {
-	return commitTo("record abandon", func(d *draft) error {
+	return final(commitTo("record abandon", func(d *draft) error {
+		d.state.End()
 		d.phase, d.action = release.Abandoned, "abandoned"
 		d.reason, d.message = d.rec.Status.Reason, d.rec.Status.Message
 		return nil
-	})
+	}))
 }

@@ -31,8 +31,9 @@ func onPromoteRouted(v view) decision {
 
 // onRetired: the cluster no longer has the older versions; record the end.
 func onRetired(v view) decision {
-	return commitTo("record promotion", func(d *draft) error {
+	return final(commitTo("record promotion", func(d *draft) error {
+		d.state.End()
 		d.phase, d.action, d.message = release.Promoted, "promoted", d.rec.Spec.Version+" is the stable version"
 		return nil
-	})
+	}))
 }

@@ -124,9 +124,14 @@ func TestTransitionsKeepInvariants(t *testing.T) {
 	if err := st.Retire("v2"); err != nil {
 		t.Fatal(err)
 	}
-	if !st.OriginalRetired || st.Active != "" || len(st.Versions) != 1 || st.Versions[0].Version != "v2" || st.Check() != nil {
+	if !st.OriginalRetired || st.Active != "r" || len(st.Versions) != 1 || st.Versions[0].Version != "v2" || st.Check() != nil {
 		t.Errorf("after retire: %+v", st)
 	}
+	// The marker holds until the release is recorded Promoted.
+	if err := st.Begin("r3", release.Spec{Workload: release.Workload{Name: "reviews-v2"}, Version: "v3", Traffic: release.Traffic{Host: "reviews"}}, BeginOptions{}); err == nil || !strings.Contains(err.Error(), "already in progress") {
+		t.Errorf("a release started while the last one was retiring: %v", err)
+	}
+	st.End()
 	if err := st.Begin("r3", release.Spec{Workload: release.Workload{Name: "reviews-v2"}, Version: "v1", Traffic: release.Traffic{Host: "reviews"}}, BeginOptions{}); err == nil {
 		t.Error("a retired version name was reused")
 	}

@@ -109,9 +109,10 @@ type Port struct {
 	Protocol string `json:"protocol"`
 }
 
-// Pristine reports whether the state changes nothing in the user's render.
+// Pristine reports whether the state changes nothing in the user's render
+// (the marker of a release in progress renders nothing).
 func (s *State) Pristine() bool {
-	return s.Active == "" && !s.OriginalLabeled && !s.OriginalRetired && len(s.Retired) == 0 &&
+	return !s.OriginalLabeled && !s.OriginalRetired && len(s.Retired) == 0 &&
 		len(s.Versions) == 1 && !s.Versions[0].Managed && len(s.Routing.Hosts) == 0 && len(s.Routing.Gateways) == 0 && len(s.Routing.Aliases) == 0
 }
 

@@ -133,7 +133,7 @@ func (s *State) PromoteRoutes(version string) error {
 }
 
 // Retire removes every version but the promoted one: subsets and
-// workloads (the user's own is deleted by a patch), and ends the release.
+// workloads (the user's own is deleted by a patch).
 func (s *State) Retire(version string) error {
 	keep, ok := s.Version(version)
 	if !ok || !keep.Routed || keep.Weight != 100 {
@@ -151,10 +151,14 @@ func (s *State) Retire(version string) error {
 		}
 	}
 	s.Versions = []Version{kept}
-	s.Active = ""
 	s.Baseline = nil
 	return nil
 }
+
+// End clears the marker of the release in progress: the app path is free
+// for the next release. Retire and Revert keep it, so that no release can
+// start while the objects of the last one are still being removed.
+func (s *State) End() { s.Active = "" }
 
 // AbandonRoutes routes 100% back to the baseline's stable version and
 // removes the new version's route; its subset and workload stay until Revert.
@@ -174,6 +178,8 @@ func (s *State) Revert() error {
 	if s.Baseline == nil {
 		return fmt.Errorf("no release in progress")
 	}
+	active := s.Active
 	*s = *s.Baseline.Clone()
+	s.Active = active
 	return nil
 }

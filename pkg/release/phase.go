@@ -54,6 +54,11 @@ var Transitions = map[Phase][]Phase{
 // Terminal reports whether the release is over.
 func (p Phase) Terminal() bool { return p == Promoted || p == Abandoned }
 
+// CanAbandon reports whether the transition table lets the release be
+// abandoned from this phase: a failure in any other phase has nothing to
+// fall back to and stalls instead.
+func (p Phase) CanAbandon() bool { return slices.Contains(Transitions[p], Abandoning) }
+
 // Abandoning reports whether the release is on its way out.
 func (p Phase) Abandoning() bool { return p == Abandoning || p == Reverting || p == Abandoned }
 

@@ -45,9 +45,40 @@ type SyncCall struct {
 //	then      → (after GetsToReassess more Gets) sync status and health
 //	            reassessed, reconciledAt = now ≥ finishedAt
 //
+// What it models of Argo CD 2.14 (server/application/application.go Sync,
+// controller/appcontroller.go autoSync, read before writing this):
+//
+//   - A Sync without a revision syncs the app's target revision, which the
+//     API server resolves to a commit (Resolve, the branch head) before it
+//     records the operation: operation.sync.revision and
+//     syncResult.revision are that commit, not the branch name.
+//   - A Sync naming a revision on an app with automated sync is refused
+//     ("auto-sync currently set to main"); without a revision it is allowed.
+//   - Every comparison (a refresh, and reassessing after an operation)
+//     sets status.sync.revision to the target revision's commit as resolved
+//     then: the branch head, which other writers move all the time, not the
+//     commit gitcanary last synced.
+//   - An app with automated sync starts an operation by itself when a
+//     refresh finds the head's manifests differ from what its last
+//     operation applied (Differs), once per head commit, with prune as its
+//     policy says.
+//   - status.resources lists the objects at the compared revision
+//     (ResourcesAt); workload kinds carry the scripted health, routing
+//     objects none (Argo CD has no health check for them).
+//
 // Times have second precision, like Argo CD's. Set the exported fields before
 // the fake is used; the methods are safe for concurrent use.
 type Fake struct {
+	// Resolve returns the commit an app's target revision points at (the
+	// branch head); nil leaves an empty revision empty.
+	Resolve func(name string) (string, error)
+	// Differs reports whether the manifests at commit to differ from
+	// those at from, for automated sync and sync status; nil: they differ
+	// whenever the commits do.
+	Differs func(name, from, to string) bool
+	// ResourcesAt lists the app's objects at a commit for status.resources;
+	// nil leaves status.resources empty.
+	ResourcesAt func(name, revision string) []v1alpha1.ResourceStatus
 	// Clock is the time source; nil means time.Now.
 	Clock func() time.Time
 	// OnSync runs on every accepted Sync, e.g. to apply the revision's
@@ -80,11 +111,14 @@ const (
 )
 
 type fakeApp struct {
-	app     *v1alpha1.Application
-	stage   stage
-	gets    int    // Gets seen in the current stage
-	result  script // how the current operation ends
-	hookErr error  // OnSync's error for the current operation
+	app *v1alpha1.Application
+	// automated sync policy; autoTried is the head it last auto-synced.
+	automated, autoPrune bool
+	autoTried            string
+	stage                stage
+	gets                 int    // Gets seen in the current stage
+	result               script // how the current operation ends
+	hookErr              error  // OnSync's error for the current operation
 }
 
 type script struct {
@@ -126,6 +160,19 @@ func (f *Fake) SetApp(app *v1alpha1.Application) {
 		st = running
 	}
 	f.apps[app.Name] = &fakeApp{app: app, stage: st, result: f.scripts[revisionOf(app)]}
+}
+
+// SetAutomated gives an app an automated sync policy (prune as given), as
+// spec.syncPolicy.automated does.
+func (f *Fake) SetAutomated(name string, prune bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.apps[name]
+	if !ok {
+		panic(fmt.Sprintf("argocdtest: SetAutomated of unknown application %q", name))
+	}
+	a.automated, a.autoPrune = true, prune
+	a.app.Spec.SyncPolicy = &v1alpha1.SyncPolicy{Automated: &v1alpha1.SyncPolicyAutomated{Prune: prune, SelfHeal: true}}
 }
 
 // Script sets how operations for revision end; message overrides the
@@ -212,7 +259,61 @@ func (f *Fake) Get(ctx context.Context, name string, refresh bool) (*v1alpha1.Ap
 		return nil, fmt.Errorf("get application %q: %w", name, argocd.ErrNotFound)
 	}
 	f.advance(a)
+	if refresh && a.stage == idle {
+		f.compare(a)
+		f.autoSync(name, a)
+	}
 	return a.app.DeepCopy(), nil
+}
+
+// compare plays a comparison: sync status at the target revision's commit.
+// Called with f.mu held.
+func (f *Fake) compare(a *fakeApp) {
+	if f.Resolve == nil {
+		return
+	}
+	head, err := f.Resolve(a.app.Name)
+	if err != nil {
+		a.app.Status.Conditions = []v1alpha1.ApplicationCondition{{Type: v1alpha1.ApplicationConditionComparisonError, Message: err.Error()}}
+		return
+	}
+	a.app.Status.Conditions = nil
+	code := v1alpha1.SyncStatusCodeSynced
+	if applied := lastApplied(a.app); applied == "" || f.differs(a.app.Name, applied, head) {
+		code = v1alpha1.SyncStatusCodeOutOfSync
+	}
+	a.app.Status.Sync = v1alpha1.SyncStatus{Status: code, Revision: head}
+	if f.ResourcesAt != nil {
+		a.app.Status.Resources = f.resources(a, head, code)
+	}
+	a.app.Status.ReconciledAt = f.now()
+}
+
+// autoSync starts an operation on an automated app that is OutOfSync at a
+// head it has not tried yet. Called with f.mu held.
+func (f *Fake) autoSync(name string, a *fakeApp) {
+	s := a.app.Status.Sync
+	if !a.automated || s.Status != v1alpha1.SyncStatusCodeOutOfSync || s.Revision == a.autoTried {
+		return
+	}
+	a.autoTried = s.Revision
+	f.start(a, name, s.Revision, a.autoPrune, "automated sync policy")
+}
+
+func (f *Fake) differs(name, from, to string) bool {
+	if f.Differs == nil {
+		return from != to
+	}
+	return f.Differs(name, from, to)
+}
+
+// lastApplied is the commit the app's last successful operation applied.
+func lastApplied(app *v1alpha1.Application) string {
+	st := app.Status.OperationState
+	if st == nil || st.Phase != synccommon.OperationSucceeded || st.SyncResult == nil {
+		return ""
+	}
+	return st.SyncResult.Revision
 }
 
 // Annotate implements argocd.Client.
@@ -258,10 +359,39 @@ func (f *Fake) Sync(ctx context.Context, name, revision string, prune bool) erro
 		f.mu.Unlock()
 		return fmt.Errorf("sync application %q to %s: %w", name, revision, argocd.ErrOperationInProgress)
 	}
+	if revision != "" && a.automated {
+		f.mu.Unlock()
+		return fmt.Errorf("sync application %q to %s: %w", name, revision, argocd.ErrAutoSync)
+	}
+	resolved := revision
+	if resolved == "" && f.Resolve != nil {
+		var err error
+		if resolved, err = f.Resolve(name); err != nil {
+			f.mu.Unlock()
+			return fmt.Errorf("sync application %q: error resolving repo revision: %w", name, err)
+		}
+	}
 	f.syncs = append(f.syncs, SyncCall{Name: name, Revision: revision, Prune: prune})
+	f.start(a, "gitcanary", resolved, prune, "")
+	hook := f.OnSync
+	f.mu.Unlock()
+
+	// The hook runs unlocked so it may call back into the fake.
+	if hook != nil {
+		if err := hook(name, resolved, prune); err != nil {
+			f.mu.Lock()
+			a.hookErr = err
+			f.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// start records a running operation to revision. Called with f.mu held.
+func (f *Fake) start(a *fakeApp, user, revision string, prune bool, automated string) {
 	op := v1alpha1.Operation{
 		Sync:        &v1alpha1.SyncOperation{Revision: revision, Prune: prune},
-		InitiatedBy: v1alpha1.OperationInitiator{Username: "gitcanary"},
+		InitiatedBy: v1alpha1.OperationInitiator{Username: user, Automated: automated != ""},
 	}
 	a.app.Operation = op.DeepCopy()
 	a.app.Status.OperationState = &v1alpha1.OperationState{
@@ -272,18 +402,15 @@ func (f *Fake) Sync(ctx context.Context, name, revision string, prune bool) erro
 	}
 	a.stage, a.gets, a.hookErr = running, 0, nil
 	a.result = f.scripts[revision]
-	hook := f.OnSync
-	f.mu.Unlock()
-
-	// The hook runs unlocked so it may call back into the fake.
-	if hook != nil {
-		if err := hook(name, revision, prune); err != nil {
-			f.mu.Lock()
-			a.hookErr = err
-			f.mu.Unlock()
-		}
+	if automated != "" && f.OnSync != nil {
+		// Argo CD applies an automated operation as it does any other.
+		hook := f.OnSync
+		name := a.app.Name
+		f.mu.Unlock()
+		err := hook(name, revision, prune)
+		f.mu.Lock()
+		a.hookErr = err
 	}
-	return nil
 }
 
 func (f *Fake) popErr() error {
@@ -351,6 +478,14 @@ func (f *Fake) reassess(a *fakeApp) {
 	rev := revisionOf(a.app)
 	a.app.Status.Sync = v1alpha1.SyncStatus{Status: v1alpha1.SyncStatusCodeSynced, Revision: rev}
 	a.app.Status.ReconciledAt = f.now()
+	defer func() {
+		// Argo CD compares at the head once more after the operation.
+		if f.Resolve != nil {
+			f.compare(a)
+		} else if f.ResourcesAt != nil {
+			a.app.Status.Resources = f.resources(a, rev, v1alpha1.SyncStatusCodeSynced)
+		}
+	}()
 	h := v1alpha1.HealthStatus{Status: health.HealthStatusHealthy}
 	switch a.result.outcome {
 	case StayProgressing:
@@ -363,6 +498,31 @@ func (f *Fake) reassess(a *fakeApp) {
 	}
 	a.app.Status.Health = h
 	a.stage = idle
+}
+
+// resources lists the app's objects at rev with the scripted health on
+// workloads. Called with f.mu held.
+func (f *Fake) resources(a *fakeApp, rev string, code v1alpha1.SyncStatusCode) []v1alpha1.ResourceStatus {
+	rs := f.ResourcesAt(a.app.Name, rev)
+	for i := range rs {
+		if rs[i].Status == "" {
+			rs[i].Status = code
+		}
+		if isWorkload(rs[i].Kind) && rs[i].Health == nil {
+			h := a.app.Status.Health
+			rs[i].Health = &v1alpha1.HealthStatus{Status: h.Status, Message: h.Message}
+		}
+	}
+	return rs
+}
+
+// isWorkload: kinds Argo CD has a health check for among those the fake serves.
+func isWorkload(kind string) bool {
+	switch kind {
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "WorkloadGroup", "DeploymentConfig", "CloneSet":
+		return true
+	}
+	return false
 }
 
 // now is Clock() truncated to seconds, as Argo CD's timestamps are.

@@ -32,7 +32,7 @@ func assess(t *testing.T, f *Fake, rev string) argocd.Verdict {
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
-	return argocd.Assess(app, rev)
+	return argocd.Assess(app, argocd.Exact(rev))
 }
 
 func peek(t *testing.T, f *Fake, rev string) argocd.Verdict {
@@ -41,7 +41,7 @@ func peek(t *testing.T, f *Fake, rev string) argocd.Verdict {
 	if !ok {
 		t.Fatal("Peek: no app")
 	}
-	return argocd.Assess(app, rev)
+	return argocd.Assess(app, argocd.Exact(rev))
 }
 
 func syncTo(t *testing.T, f *Fake, rev string, prune bool) {
@@ -69,7 +69,7 @@ func TestFakeLifecycle(t *testing.T) {
 	wantState(t, assess(t, f, rev1), argocd.Converged, "Synced at 1111111")
 
 	// The next revision: the previous operation does not count for it.
-	wantState(t, assess(t, f, rev2), argocd.NeedsSync, "last operation was for 1111111")
+	wantState(t, assess(t, f, rev2), argocd.NeedsSync, "the last operation applied 1111111")
 	syncTo(t, f, rev2, true)
 	wantState(t, assess(t, f, rev2), argocd.Converged, "")
 
@@ -136,12 +136,12 @@ func TestFakeGetsToReassess(t *testing.T) {
 	f.GetsToReassess = 2
 	syncTo(t, f, rev2, false)
 	// Finished, but the last comparison was of rev1.
-	wantState(t, assess(t, f, rev2), argocd.Waiting, "sync status Synced at 1111111")
+	wantState(t, assess(t, f, rev2), argocd.Waiting, "health not reassessed")
 	app, _ := f.Peek("reviews")
 	if !app.Status.ReconciledAt.Before(app.Status.OperationState.FinishedAt) {
 		t.Errorf("reconciledAt %v not before finishedAt %v while stale", app.Status.ReconciledAt, app.Status.OperationState.FinishedAt)
 	}
-	wantState(t, assess(t, f, rev2), argocd.Waiting, "sync status Synced at 1111111")
+	wantState(t, assess(t, f, rev2), argocd.Waiting, "health not reassessed")
 	wantState(t, assess(t, f, rev2), argocd.Converged, "")
 }
 
@@ -152,7 +152,7 @@ func TestFakeStaleHealthWithFrozenClock(t *testing.T) {
 	f.GetsToReassess = 1
 	f.AddApp("reviews")
 	syncTo(t, f, rev1, false)
-	wantState(t, assess(t, f, rev1), argocd.Waiting, "sync status OutOfSync")
+	wantState(t, assess(t, f, rev1), argocd.Waiting, "health not reassessed")
 	app, _ := f.Peek("reviews")
 	if !app.Status.ReconciledAt.Before(app.Status.OperationState.FinishedAt) {
 		t.Error("stale reconciledAt must be before finishedAt even with a frozen clock")
@@ -283,5 +283,45 @@ func TestFakeGetReturnsCopies(t *testing.T) {
 	again, _ := f.Peek("reviews")
 	if again.Status.Health.Status == health.HealthStatusHealthy {
 		t.Error("mutating a returned Application changed the fake's state")
+	}
+}
+
+// TestFakeBranchHead: as Argo CD does, a sync without a revision applies
+// the branch head as resolved at that moment, a refresh compares at the
+// head another writer moved, and an automated app syncs a new head by
+// itself, once; a revision named on an automated app is refused.
+func TestFakeBranchHead(t *testing.T) {
+	ctx := context.Background()
+	head := rev1
+	f := New()
+	f.Clock = stepClock()
+	f.Resolve = func(string) (string, error) { return head, nil }
+	f.AddApp("reviews")
+	syncTo(t, f, "", false)
+	app, _ := f.Get(ctx, "reviews", false)
+	if got := app.Status.OperationState.SyncResult.Revision; got != rev1 {
+		t.Fatalf("a sync of the target revision applied %q, want the head %s", got, rev1)
+	}
+
+	head = rev2 // another writer pushes
+	app, _ = f.Get(ctx, "reviews", true)
+	if app.Status.Sync.Revision != rev2 || app.Status.Sync.Status != "OutOfSync" {
+		t.Errorf("after a refresh sync = %+v, want OutOfSync at the head %s", app.Status.Sync, rev2)
+	}
+
+	f.SetAutomated("reviews", false)
+	if err := f.Sync(ctx, "reviews", rev2, false); !errors.Is(err, argocd.ErrAutoSync) {
+		t.Errorf("Sync(rev2) on an automated app = %v, want ErrAutoSync", err)
+	}
+	app, _ = f.Get(ctx, "reviews", true)
+	if st := app.Status.OperationState; st == nil || st.Operation.Sync.Revision != rev2 || !st.Operation.InitiatedBy.Automated {
+		t.Fatalf("an automated app did not sync the new head by itself: %+v", st)
+	}
+	app, _ = f.Get(ctx, "reviews", true)
+	if app.Status.Sync.Status != "Synced" || app.Status.Sync.Revision != rev2 {
+		t.Errorf("after the automated sync: %+v, want Synced at %s", app.Status.Sync, rev2)
+	}
+	if n := len(f.Syncs()); n != 1 {
+		t.Errorf("Syncs = %d, want only gitcanary's one (automated operations are not Sync calls)", n)
 	}
 }

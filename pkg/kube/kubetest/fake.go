@@ -20,8 +20,24 @@ import (
 // workloads become ready (unless held back with HoldReady), VirtualService
 // routes are parsed with kube.ParseVirtualServiceRoutes.
 //
-// Objects are keyed by group, kind, namespace and name; Ref.Version and
-// Ref.Resource are ignored. The methods are safe for concurrent use.
+// Objects are keyed by group, kind, namespace and name, so an object of
+// namespace A is not seen when asking in namespace B; Ref.Version and
+// Ref.Resource are ignored. ApplyTo gives manifests without a namespace
+// the Application's destination namespace, as Argo CD does.
+//
+// SubsetEndpoints models Istio with the real rules of package kube
+// (kube.FindSubset, kube.HostFQDN, kube.CountSubset,
+// kube.WorkloadEntryReady) over the applied objects, with these
+// simplifications: a workload's pods are its ReadyReplicas ready and its
+// other replicas not ready, all with its pod template's labels (there are
+// no Pod or EndpointSlice objects); a Service's endpoints are the pods of
+// the applied workloads its selector selects (a Service set with SetExists
+// has no selector, so no endpoints); WorkloadEntries count only when
+// applied (a WorkloadGroup registers none); ServiceEntry hosts match only
+// exactly (no wildcards); rules applied without a creationTimestamp are
+// ordered by name.
+//
+// The methods are safe for concurrent use.
 type Fake struct {
 	mu        sync.Mutex
 	kinds     *kube.Kinds
@@ -140,7 +156,16 @@ func (f *Fake) HoldReady(ref kube.Ref, ready int64) {
 // objects an earlier Apply created that objs no longer has are deleted;
 // objects set directly are never pruned. An object Apply cannot read
 // (a workload missing its template) is an error and nothing is changed.
+// Objects keep the namespace their manifest gives (none: "").
 func (f *Fake) Apply(objs []*unstructured.Unstructured, prune bool) error {
+	return f.ApplyTo("", objs, prune)
+}
+
+// ApplyTo is Apply for an Application whose destination namespace is
+// namespace: a namespaced object without metadata.namespace lands there.
+// Kinds known to be cluster-scoped (Namespace, ClusterRole, …) stay
+// without; Argo CD asks discovery, the fake knows a fixed list.
+func (f *Fake) ApplyTo(namespace string, objs []*unstructured.Unstructured, prune bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	type result struct {
@@ -150,9 +175,13 @@ func (f *Fake) Apply(objs []*unstructured.Unstructured, prune bool) error {
 	}
 	results := map[key]result{}
 	for _, o := range objs {
+		o = o.DeepCopy()
 		gvk := o.GroupVersionKind()
+		if o.GetNamespace() == "" && !clusterScoped[gvk.GroupKind().String()] {
+			o.SetNamespace(namespace)
+		}
 		k := key{gvk.Group, gvk.Kind, o.GetNamespace(), o.GetName()}
-		r := result{obj: o.DeepCopy()}
+		r := result{obj: o}
 		if kind, ok := f.kinds.Lookup(gvk.Group, gvk.Kind); ok {
 			st, err := kind.Status(o)
 			if err != nil {
@@ -191,6 +220,18 @@ func (f *Fake) Apply(objs []*unstructured.Unstructured, prune bool) error {
 		}
 	}
 	return nil
+}
+
+// clusterScoped lists the cluster-scoped kinds an app may carry, by
+// schema.GroupKind's String ("Kind.group", "Kind" for core).
+var clusterScoped = map[string]bool{
+	"Namespace": true, "Node": true, "PersistentVolume": true,
+	"ClusterRole.rbac.authorization.k8s.io": true, "ClusterRoleBinding.rbac.authorization.k8s.io": true,
+	"CustomResourceDefinition.apiextensions.k8s.io": true, "StorageClass.storage.k8s.io": true,
+	"PriorityClass.scheduling.k8s.io": true, "IngressClass.networking.k8s.io": true,
+	"MutatingWebhookConfiguration.admissionregistration.k8s.io":   true,
+	"ValidatingWebhookConfiguration.admissionregistration.k8s.io": true,
+	"APIService.apiregistration.k8s.io":                           true,
 }
 
 // FailNext makes the next call of any Cluster method return err.

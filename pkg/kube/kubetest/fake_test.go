@@ -242,3 +242,149 @@ func TestFailNext(t *testing.T) {
 		t.Errorf("cancelled context: %v", err)
 	}
 }
+
+const (
+	reviewsService = `
+apiVersion: v1
+kind: Service
+metadata: {name: reviews}
+spec: {selector: {app: reviews}, ports: [{port: 9080}]}
+`
+	reviewsRule = `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`
+)
+
+// reviews is Deployment reviews-<version> whose pods carry app and version.
+func reviews(version, replicas string) string {
+	return `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: reviews-` + version + `}
+spec:
+  replicas: ` + replicas + `
+  selector: {matchLabels: {app: reviews, version: ` + version + `}}
+  template: {metadata: {labels: {app: reviews, version: ` + version + `}}, spec: {containers: [{name: reviews, image: r:1}]}}
+`
+}
+
+// unversioned is a Deployment whose pods lost their version label.
+const unversioned = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: reviews-v1}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: reviews}}
+  template: {metadata: {labels: {app: reviews}}, spec: {containers: [{name: reviews, image: r:1}]}}
+`
+
+func vm(name, healthy string) string {
+	doc := `
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: ` + name + `, annotations: {proxy.istio.io/health-checks-enabled: "true"}}
+spec: {address: 10.0.0.9, labels: {app: reviews, version: v2}}
+`
+	if healthy != "" {
+		doc += "status: {conditions: [{type: Healthy, status: \"" + healthy + "\"}]}\n"
+	}
+	return doc
+}
+
+func noNamespace(t *testing.T, docs ...string) []*unstructured.Unstructured {
+	objs := manifests(t, docs...)
+	for _, o := range objs {
+		o.SetNamespace("")
+	}
+	return objs
+}
+
+func TestSubsetEndpoints(t *testing.T) {
+	v1 := map[string]string{"version": "v1"}
+	v2 := map[string]string{"version": "v2"}
+	tests := []struct {
+		name      string
+		docs      []string
+		hold      int64 // ready replicas of reviews-v1; -1 for all
+		namespace string
+		host      string
+		subset    string
+		want      kube.SubsetStatus
+	}{
+		{name: "ready replicas stand for ready pods", docs: []string{reviews("v1", "3"), reviews("v2", "1")}, hold: -1, subset: "v1",
+			want: kube.SubsetStatus{DestinationRule: "reviews", Found: true, Labels: v1, Service: "reviews", Ready: 3, Total: 3}},
+		{name: "held back replicas are not ready", docs: []string{reviews("v1", "3"), reviews("v2", "1")}, hold: 1, subset: "v1",
+			want: kube.SubsetStatus{DestinationRule: "reviews", Found: true, Labels: v1, Service: "reviews", Ready: 1, Total: 3}},
+		{name: "version label removed: the subset selects nothing", docs: []string{unversioned}, hold: -1, subset: "v1",
+			want: kube.SubsetStatus{DestinationRule: "reviews", Found: true, Labels: v1, Service: "reviews",
+				Describe: "subset v1 (version=v1) of reviews selects 0 ready of 0 endpoints"}},
+		{name: "VM entries by Istio's health rule", docs: []string{vm("a", "True"), vm("b", "False"), vm("c", "")}, hold: -1, subset: "v2",
+			host: "reviews.bookinfo.svc.cluster.local",
+			want: kube.SubsetStatus{DestinationRule: "reviews", Found: true, Labels: v2, Service: "reviews", Ready: 1, Total: 3}},
+		{name: "missing subset", hold: -1, subset: "v3",
+			want: kube.SubsetStatus{DestinationRule: "reviews", Describe: "DestinationRule reviews in bookinfo has no subset v3"}},
+		{name: "another namespace sees nothing", docs: []string{reviews("v1", "3"), reviews("v2", "1")}, hold: -1, subset: "v1", namespace: "other",
+			want: kube.SubsetStatus{Describe: "no DestinationRule in other has host reviews"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := New()
+			f.HoldReady(dep("reviews-v1"), tt.hold)
+			docs := append([]string{reviewsService, reviewsRule}, tt.docs...)
+			if err := f.ApplyTo("bookinfo", noNamespace(t, docs...), false); err != nil {
+				t.Fatal(err)
+			}
+			ns, host := tt.namespace, tt.host
+			if ns == "" {
+				ns = "bookinfo"
+			}
+			if host == "" {
+				host = "reviews"
+			}
+			got, err := f.SubsetEndpoints(ctx, ns, host, tt.subset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("SubsetEndpoints =\n %+v\nwant\n %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestApplyToKeepsNamespaces(t *testing.T) {
+	f := New()
+	objs := noNamespace(t, reviews("v1", "1"), `
+apiVersion: v1
+kind: Namespace
+metadata: {name: bookinfo}
+`)
+	elsewhere := manifests(t, reviews("v2", "1"))
+	elsewhere[0].SetNamespace("tools")
+	if err := f.ApplyTo("bookinfo", append(objs, elsewhere...), false); err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[kube.Ref]bool{
+		dep("reviews-v1"): true,
+		{Group: "apps", Kind: "Deployment", Namespace: "other", Name: "reviews-v1"}: false,
+		{Group: "apps", Kind: "Deployment", Namespace: "tools", Name: "reviews-v2"}: true,
+		dep("reviews-v2"):                                            false,
+		{Kind: "Namespace", Name: "bookinfo"}:                        true,
+		{Kind: "Namespace", Namespace: "bookinfo", Name: "bookinfo"}: false,
+	} {
+		if got, _ := f.Exists(ctx, ref); got != want {
+			t.Errorf("Exists(%+v) = %v, want %v", ref, got, want)
+		}
+	}
+	if objs[0].GetNamespace() != "" {
+		t.Error("ApplyTo changed the caller's object")
+	}
+}

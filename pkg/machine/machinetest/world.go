@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitcanary/gitcanary/fixtures"
@@ -53,6 +54,9 @@ type World struct {
 	Clock   *Clock
 	// Before is the app's render before any release.
 	Before []byte
+
+	mu       sync.Mutex
+	rendered map[string][]byte // by commit
 }
 
 // New builds a world with the app deployed at its stable version.
@@ -63,6 +67,22 @@ func New(t testing.TB) *World {
 	w.URL = w.Server.CreateRepoFS(t, "apps.git", fixtures.Apps, "")
 	w.Argo.Clock = w.Clock.Now
 	w.Argo.AddApp("reviews")
+	w.Argo.Resolve = func(string) (string, error) {
+		return w.Server.Git(w.T, "apps.git", "rev-parse", "main"), nil
+	}
+	w.Argo.Differs = func(_, from, to string) bool { return string(w.ManifestsAt(from)) != string(w.ManifestsAt(to)) }
+	w.Argo.ResourcesAt = func(_, revision string) []v1alpha1.ResourceStatus {
+		objs, err := w.RenderAt(revision)
+		if err != nil {
+			return nil
+		}
+		var out []v1alpha1.ResourceStatus
+		for _, o := range objs {
+			gvk := o.GroupVersionKind()
+			out = append(out, v1alpha1.ResourceStatus{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()})
+		}
+		return out
+	}
 	w.Argo.OnSync = func(name, revision string, prune bool) error {
 		out, err := w.RenderAt(revision)
 		if err != nil {
@@ -81,9 +101,26 @@ func New(t testing.TB) *World {
 	return w
 }
 
-// ManifestsAt renders apps/reviews at a revision of apps.git.
+// ManifestsAt renders apps/reviews at a revision of apps.git; renders of
+// commits are remembered.
 func (w *World) ManifestsAt(rev string) []byte {
 	w.T.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if out, ok := w.rendered[rev]; ok {
+		return out
+	}
+	out := w.manifestsAt(rev)
+	if len(rev) == 40 {
+		if w.rendered == nil {
+			w.rendered = map[string][]byte{}
+		}
+		w.rendered[rev] = out
+	}
+	return out
+}
+
+func (w *World) manifestsAt(rev string) []byte {
 	files := map[string][]byte{}
 	for _, p := range strings.Fields(w.Server.Git(w.T, "apps.git", "ls-tree", "-r", "--name-only", rev)) {
 		files[p] = []byte(w.Server.Git(w.T, "apps.git", "show", rev+":"+p))
