@@ -153,6 +153,37 @@ func (s *scenario) checkApplied(ctx context.Context, phase release.Phase, commit
 	}
 }
 
+// checkFinished asserts the end of a release whose record at commit says
+// Promoted or Abandoned. A finished release never syncs again and its last
+// commit (the record, the hand-back) changes no rendered object, so Argo
+// CD need not have run an operation on it: comparing the app at a
+// revision that contains commit, Argo CD must find it Synced (the cluster
+// is what git renders) and Healthy, with no operation running.
+func (s *scenario) checkFinished(ctx context.Context, phase release.Phase, commit string) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	refresh := true
+	for {
+		app, err := s.argo.Get(ctx, s.ns, refresh)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		refresh = false
+		rev := app.Status.Sync.Revision
+		contains := rev != "" && s.gitOK("merge-base", "--is-ancestor", commit, rev)
+		f := s.argoFacts(app, commit)
+		if contains && f.Sync == "Synced" && f.Health == "Healthy" && !f.Running {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Errorf("%s: Argo CD does not find the app Synced and Healthy at a revision containing the release's last commit %.8s: compared at %.8s (contains it %v); %s",
+				phase, commit, rev, contains, f)
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // appliedInHistory returns the revision of the newest entry of Argo CD's
 // operation history that applied commit, "" when none did.
 func (s *scenario) appliedInHistory(app *v1alpha1.Application, commit string) string {

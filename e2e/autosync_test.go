@@ -75,9 +75,7 @@ func (s *scenario) promoteAutoSynced() {
 	if got := s.routes(context.Background()); got != "v2=100" {
 		t.Errorf("cluster routes %s", got)
 	}
-	if f := s.waitApplied(context.Background(), s.commitOf(r.Status.Seq)); f.Sync != "Synced" || f.Health != "Healthy" {
-		t.Errorf("Argo CD at the final commit: %s", f)
-	}
+	s.checkFinished(context.Background(), r.Status.Phase, s.commitOf(r.Status.Seq))
 	s.checkStillAutomated(*s.automated)
 }
 

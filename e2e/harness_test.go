@@ -263,7 +263,7 @@ func (s *scenario) drive(m *machine.Machine, until machine.Until) *release.Relea
 			s.t.Logf("%s: %s", s.name(), line)
 			last[0], last[1] = line, last[0]
 		}
-		if o.Converged {
+		if o.Converged || o.Done && o.Release.Status.Phase.Terminal() {
 			s.checkConverged(ctx, o.Release)
 		}
 	})
@@ -293,8 +293,9 @@ func (s *scenario) synced(ctx context.Context) *release.Release {
 
 // checkConverged asserts the three views agree after a phase converged:
 // git's record, Argo CD (its last operation applied a revision containing
-// the release's commit, gitcanary's files unchanged since), the cluster's
-// weights and, with s.endpoints, ready endpoints behind every routed subset.
+// the release's commit, gitcanary's files unchanged since; for a finished
+// release, see checkFinished), the cluster's weights and, with s.endpoints,
+// ready endpoints behind every routed subset.
 func (s *scenario) checkConverged(ctx context.Context, rec *release.Release) {
 	s.t.Helper()
 	if n := len(s.phases); n == 0 || s.phases[n-1] != rec.Status.Phase {
@@ -310,7 +311,9 @@ func (s *scenario) checkConverged(ctx context.Context, rec *release.Release) {
 	if inGit.Status.Phase != rec.Status.Phase {
 		s.t.Errorf("git at %s has %s, the machine saw %s", commit[:8], inGit.Status.Phase, rec.Status.Phase)
 	}
-	if moved := s.checkApplied(ctx, rec.Status.Phase, commit); moved {
+	if rec.Status.Phase.Terminal() {
+		s.checkFinished(ctx, rec.Status.Phase, commit)
+	} else if moved := s.checkApplied(ctx, rec.Status.Phase, commit); moved {
 		return // Argo CD already applied the release's next commit: the cluster shows that one
 	}
 	if got, want := s.routes(ctx), release.FormatWeights(rec.Status.Weights); got != want {

@@ -200,13 +200,14 @@ func setValue(key, value string) func([]byte) []byte {
 // bot pushes a commit to another app's file every 2 to 3 seconds until
 // stopped, as image-update bots do in GitOps repositories.
 type bot struct {
-	t      testing.TB
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	pushes int   // commits pushed
-	tries  int   // pushes attempted, rejected ones included
-	err    error // the first failure; the bot stops at it
+	t        testing.TB
+	stopOnce sync.Once
+	stopped  chan struct{} // closed by stop
+	done     chan struct{} // closed when the bot has returned
+	mu       sync.Mutex
+	pushes   int   // commits pushed
+	tries    int   // pushes attempted, rejected ones included
+	err      error // the first failure; the bot stops at it
 }
 
 // startBot starts a bot bumping the counter of apps/other/cm.yaml (seeded by
@@ -214,22 +215,25 @@ type bot struct {
 func (s *scenario) startBot() *bot {
 	s.t.Helper()
 	w := s.newWriter("bot")
-	ctx, cancel := context.WithCancel(context.Background())
-	b := &bot{t: s.t, cancel: cancel, done: make(chan struct{})}
+	b := &bot{t: s.t, stopped: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(b.done)
 		for n := 1; ; n++ {
 			select {
-			case <-ctx.Done():
+			case <-b.stopped:
 				return
 			case <-time.After(2*time.Second + rand.N(time.Second)):
 			}
+			// A commit is finished even when the bot is stopped meanwhile, so
+			// that what it counts is what the branch has.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			_, tries, err := w.commit(ctx, otherConfigMap, setValue("counter", fmt.Sprint(n)), fmt.Sprintf("other: counter %d", n))
+			cancel()
 			b.mu.Lock()
 			b.tries += tries
 			if err == nil {
 				b.pushes++
-			} else if ctx.Err() == nil && b.err == nil {
+			} else if b.err == nil {
 				b.err = err
 			}
 			b.mu.Unlock()
@@ -245,7 +249,7 @@ func (s *scenario) startBot() *bot {
 // stop stops the bot, waits for it, fails the test if it failed, and
 // returns how many commits it pushed.
 func (b *bot) stop() int {
-	b.cancel()
+	b.stopOnce.Do(func() { close(b.stopped) })
 	<-b.done
 	b.mu.Lock()
 	defer b.mu.Unlock()
