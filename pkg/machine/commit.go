@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
@@ -31,6 +32,10 @@ type draft struct {
 	message    string // also recorded as the release's status message
 	reason     string
 	now        time.Time
+	// ctx and builder let a mutation render the app (it stays pure but
+	// for in-memory kustomize builds).
+	ctx     context.Context
+	builder kustomize.Builder
 }
 
 // mutation edits a draft; it must be a pure function of the draft.
@@ -96,7 +101,7 @@ func (m *Machine) draft(ctx context.Context, app *App, expect int, mut mutation,
 	case expect >= 0 && rec.Status.Seq != expect:
 		return git.Change{}, git.Message{}, ErrConflict
 	}
-	d := &draft{app: app, rec: rec, now: now}
+	d := &draft{app: app, rec: rec, now: now, ctx: ctx, builder: m.deps.Builder}
 	if app.State != nil {
 		d.state = app.State.Clone()
 	}

@@ -128,6 +128,54 @@ func (m *Machine) checkCluster(ctx context.Context, rec *release.Release, st *ov
 	if !hasWeights(routes, st.Routing.Host, st.Weights()) {
 		return fmt.Sprintf("VirtualService %s does not route %s yet", st.Routing.VirtualService, release.FormatWeights(st.Weights())), nil
 	}
+	return m.checkEndpoints(ctx, rec, st, routes)
+}
+
+// checkEndpoints confirms that no route sends traffic to a subset that
+// selects no ready endpoint (pods, or WorkloadEntries of VMs): right
+// weights to an empty subset are an outage. Before the first route names
+// the stable subset of an adopted workload (Preparing, when the release
+// adds the `version` label to it), the stable rollout must have finished:
+// as many ready endpoints in the subset as the workload has replicas.
+func (m *Machine) checkEndpoints(ctx context.Context, rec *release.Release, st *overlay.State, routes [][]kube.Route) (string, error) {
+	ns := rec.Spec.Workload.Namespace
+	checked := map[string]bool{}
+	for _, r := range routes {
+		for _, d := range r {
+			if d.Weight <= 0 || d.Subset == "" || checked[d.Subset] || !overlay.SameHost(d.Host, st.Routing.Host) {
+				continue
+			}
+			checked[d.Subset] = true
+			sub, err := m.deps.Cluster.SubsetEndpoints(ctx, ns, st.Routing.Host, d.Subset)
+			if err != nil {
+				return "", err
+			}
+			if !sub.Found || sub.Ready == 0 {
+				return fmt.Sprintf("VirtualService %s sends %d%% to %s", st.Routing.VirtualService, d.Weight, sub.Describe), nil
+			}
+		}
+	}
+	if rec.Status.Phase != release.Preparing || !st.OriginalLabeled {
+		return "", nil
+	}
+	stable, err := m.workloadRef(st, ns, rec.Spec.Workload.Name)
+	if err != nil {
+		return "", err
+	}
+	ws, err := m.deps.Cluster.Workload(ctx, stable)
+	if err != nil {
+		return "", err
+	}
+	if msg := notReady(ws); msg != "" {
+		return fmt.Sprintf("%s %s (the stable version, being labelled %s=%s) %s", stable.Kind, stable.Name, overlay.VersionLabel, st.OriginalVersion, msg), nil
+	}
+	sub, err := m.deps.Cluster.SubsetEndpoints(ctx, ns, st.Routing.Host, st.OriginalVersion)
+	if err != nil {
+		return "", err
+	}
+	if !sub.Found || int64(sub.Ready) < ws.Replicas {
+		return fmt.Sprintf("the stable rollout has not finished: subset %s has %d of %d endpoints ready", st.OriginalVersion, sub.Ready, ws.Replicas), nil
+	}
 	return "", nil
 }
 

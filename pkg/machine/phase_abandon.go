@@ -1,6 +1,9 @@
 package machine
 
-import "github.com/gitcanary/gitcanary/pkg/release"
+import (
+	"github.com/gitcanary/gitcanary/pkg/overlay"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
 
 // abandon routes all traffic back to the stable version and removes the
 // new route. It preempts any pause or wait: it is allowed in every phase
@@ -22,8 +25,19 @@ func abandon(reason, message string) mutation {
 // the release created (route before subset on the way out).
 func onAbandonRouted(v view) decision {
 	return commitTo("revert", func(d *draft) error {
+		labeled := d.state.OriginalLabeled
 		if err := d.state.Revert(); err != nil {
 			return err
+		}
+		if labeled && !d.state.OriginalLabeled {
+			// The user's routing may name the stable subset now (written by
+			// --generate-routing in this release's first commit): removing
+			// the label would leave that subset, which gets 100%, empty.
+			names, err := userRoutesSubset(d, d.state.OriginalVersion)
+			if err != nil {
+				return err
+			}
+			d.state.OriginalLabeled = names
 		}
 		d.phase, d.action = release.Reverting, "revert"
 		d.reason, d.message = d.rec.Status.Reason, d.rec.Status.Message
@@ -40,3 +54,42 @@ func onReverted(v view) decision {
 		return nil
 	}))
 }
+
+// userRoutesSubset reports whether the user's own manifests (gitcanary's
+// component left out) route the release's host to subset, defined by one
+// of their DestinationRules as the pods labelled version=subset: then the
+// stable workload's label is what keeps that subset from being empty.
+func userRoutesSubset(d *draft, subset string) (bool, error) {
+	objs, err := d.app.BaseObjects(d.ctx, d.builder)
+	if err != nil {
+		return false, err
+	}
+	host := d.state.Routing.Host
+	routed, defined := false, false
+	for _, o := range objs {
+		switch o.Kind() {
+		case "VirtualService":
+			for _, h := range list(o, ".spec.http") {
+				for _, r := range list(asMap(h), ".route") {
+					dh, _ := overlay.Lookup(asMap(r), ".destination.host").(string)
+					ds, _ := overlay.Lookup(asMap(r), ".destination.subset").(string)
+					routed = routed || ds == subset && overlay.SameHost(dh, host)
+				}
+			}
+		case "DestinationRule":
+			if h, _ := overlay.Lookup(o, ".spec.host").(string); !overlay.SameHost(h, host) {
+				continue
+			}
+			for _, s := range list(o, ".spec.subsets") {
+				name, _ := overlay.Lookup(asMap(s), ".name").(string)
+				label, _ := overlay.Lookup(asMap(s), ".labels."+overlay.VersionLabel).(string)
+				defined = defined || name == subset && label == subset
+			}
+		}
+	}
+	return routed && defined, nil
+}
+
+func list(o map[string]any, path string) []any { l, _ := overlay.Lookup(o, path).([]any); return l }
+
+func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }

@@ -191,3 +191,40 @@ func TestPlanGenerateRoutingAndAliases(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanGeneratedRoutingAbandonKeepsLabel: an unlabelled stable workload
+// adopted with stableVersion and --generate-routing, then abandoned. The
+// generated VirtualService (now the user's) routes 100% to subset v1, so
+// the stable pods keep version: v1; without it the subset would be empty.
+func TestPlanGeneratedRoutingAbandonKeepsLabel(t *testing.T) {
+	ctx := context.Background()
+	app := fixtureApp(t)
+	k := string(app.Files["apps/reviews/kustomization.yaml"])
+	k = strings.Replace(strings.Replace(k, "  - destinationrule.yaml\n", "", 1), "  - virtualservice.yaml\n", "", 1)
+	app.Files["apps/reviews/kustomization.yaml"] = []byte(k)
+	var kept []string
+	for _, line := range strings.Split(string(app.Files["apps/reviews/deployment.yaml"]), "\n") {
+		if strings.TrimSpace(line) != "version: v1" {
+			kept = append(kept, line)
+		}
+	}
+	app.Files["apps/reviews/deployment.yaml"] = []byte(strings.Join(kept, "\n"))
+	r := testRelease(t, func(r *release.Release) { r.Spec.StableVersion = "v1" })
+	states, err := New(Deps{}, "reviews-v2", "apps/reviews").PlanWith(ctx, app, r, StartOptions{GenerateRouting: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		objs, err := overlay.ParseObjects(s.Manifests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stable := overlay.Find(objs, "Deployment", "reviews-v1")
+		if s.Step == "promoted" {
+			continue
+		}
+		if len(stable) != 1 || overlay.Lookup(stable[0], ".spec.template.metadata.labels.version") != "v1" {
+			t.Errorf("state %s: the stable pods lost version: v1 while the generated route sends them traffic by subset", s.Step)
+		}
+	}
+}

@@ -197,5 +197,4 @@ func TestPathTrailer(t *testing.T) {
 	}
 }
 
-
 func ptr[T any](v T) *T { return &v }
