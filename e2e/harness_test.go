@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -251,17 +252,20 @@ func (s *scenario) drive(m *machine.Machine, until machine.Until) *release.Relea
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var last [2]string
+	var recent []string // the last lines logged
 	r, err := m.Run(ctx, until, func(o machine.Outcome) {
-		// What the release does, once per change (a loop of two lines once):
-		// why it waits, what it did.
+		// What the release does, once per change (a retry loop of up to
+		// four lines once): why it waits, what it did.
 		what := o.Reason
 		if o.Did != "" {
 			what = o.Did + " " + git.ShortHash(o.Commit)
 		}
-		if line := fmt.Sprintf("%s %s | %s", o.Release.Status.Phase, release.FormatWeights(o.Release.Status.Weights), what); line != last[0] && line != last[1] {
+		if line := fmt.Sprintf("%s %s | %s", o.Release.Status.Phase, release.FormatWeights(o.Release.Status.Weights), what); !slices.Contains(recent, line) {
 			s.t.Logf("%s: %s", s.name(), line)
-			last[0], last[1] = line, last[0]
+			recent = append(recent, line)
+			if len(recent) > 4 {
+				recent = recent[1:]
+			}
 		}
 		if o.Converged || o.Done && o.Release.Status.Phase.Terminal() {
 			s.checkConverged(ctx, o.Release)
