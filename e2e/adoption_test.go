@@ -12,11 +12,14 @@ import (
 
 // unlabelledDeployment is the reviews app as many teams have it before
 // their first canary: one Deployment with no version label, and no
-// DestinationRule or VirtualService.
+// DestinationRule or VirtualService. Its name is not the app's: a stable
+// workload named exactly like the app (reviews) makes the patches aimed
+// at it match the new copy too, which the issue "Real apps as users write
+// them" fixes.
 const unlabelledDeployment = `apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: reviews
+  name: reviews-v1
   labels:
     app: reviews
 spec:
@@ -63,7 +66,7 @@ resources:
 // EndpointSlices and the labels of the pods behind them.
 func TestAdoptionAbandonKeepsEndpoints(t *testing.T) {
 	t.Parallel()
-	s := newScenario(t, "adopt", templates.ReleaseParams{Workload: "reviews", StableVersion: "v1", Steps: "[{setWeight: 10}, {setWeight: 50}, {pause: {}}, {setWeight: 100}]"},
+	s := newScenario(t, "adopt", templates.ReleaseParams{Workload: "reviews-v1", StableVersion: "v1", Steps: "[{setWeight: 10}, {setWeight: 50}, {pause: {}}, {setWeight: 100}]"},
 		withUnlabelledApp(), withEndpointChecks())
 	ctx := context.Background()
 	if code, _ := s.cli("start", "-f", s.file, "--generate-routing", "--wait-for=none"); code != cli.ExitOK {
@@ -94,7 +97,7 @@ func TestAdoptionAbandonKeepsEndpoints(t *testing.T) {
 	for _, ss := range served {
 		t.Logf("after the abandon, subset %s (%s) is served by %v", orNone(ss.Subset), formatLabels(ss.Labels), ss.Ready)
 	}
-	if s.exists("reviews-v2") || !s.exists("reviews") {
-		t.Errorf("after the abandon: reviews-v2 exists=%v, reviews exists=%v", s.exists("reviews-v2"), s.exists("reviews"))
+	if s.exists("reviews-v2") || !s.exists("reviews-v1") {
+		t.Errorf("after the abandon: reviews-v2 exists=%v, reviews-v1 exists=%v", s.exists("reviews-v2"), s.exists("reviews-v1"))
 	}
 }
