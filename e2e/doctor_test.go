@@ -56,7 +56,7 @@ func TestDoctor(t *testing.T) {
 		fmt.Sprintf("       remedy: remove the label: `kubectl label namespace %s istio-injection-` (or set it to enabled)\n", off) +
 		fmt.Sprintf("[ok]   Argo CD API             %s answers\n", s.env.ArgoServer) +
 		fmt.Sprintf("[FAIL] Argo CD Application     Application %s not found, or the token may not read it\n", missing) +
-		"       remedy: create the Application (manual sync, its source path the app path), or name the one that deploys the app with --app or spec.argocd.application\n" +
+		"       remedy: create the Application (its source path the app path), or name the one that deploys the app with --app or spec.argocd.application\n" +
 		"[skip] app path renders        needs Argo CD Application, which failed\n" +
 		"[skip] release source          needs Argo CD Application, which failed\n" +
 		"gitcanary: doctor: a check failed; its remedy is printed under it\n"
