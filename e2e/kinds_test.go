@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,6 +215,7 @@ func argoCDLearnsKind(t testing.TB, env testbed.Env, crd string) {
 // before the app's first sync.
 func playDeploymentConfigController(s *scenario) {
 	dcs := s.dynamic().Resource(schema.GroupVersionResource{Group: deploymentConfigs.Group, Version: deploymentConfigs.Version, Resource: deploymentConfigs.Resource}).Namespace(s.ns)
+	rcs := s.dynamic().Resource(schema.GroupVersionResource{Version: "v1", Resource: "replicationcontrollers"}).Namespace(s.ns)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -222,7 +224,7 @@ func playDeploymentConfigController(s *scenario) {
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if err := rollOutAll(ctx, dcs); err != nil && ctx.Err() == nil {
+			if err := rollOutAll(ctx, dcs, rcs); err != nil && ctx.Err() == nil {
 				s.t.Logf("DeploymentConfig stand-in controller: %v", err) // a conflict is retried on the next tick
 			}
 			select {
@@ -235,16 +237,38 @@ func playDeploymentConfigController(s *scenario) {
 	s.t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
-func rollOutAll(ctx context.Context, dcs dynamic.ResourceInterface) error {
+func rollOutAll(ctx context.Context, dcs, rcs dynamic.ResourceInterface) error {
 	list, err := dcs.List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for i := range list.Items {
-		errs = append(errs, rollOut(ctx, dcs, &list.Items[i]))
+		errs = append(errs, rollOut(ctx, dcs, &list.Items[i]), replicate(ctx, rcs, &list.Items[i]))
 	}
 	return errors.Join(errs...)
+}
+
+// replicate creates the ReplicationController <dc>-1 that OpenShift's
+// controller runs a DeploymentConfig's pods with (same plain-map selector,
+// template and replicas, owned by the DeploymentConfig so the garbage
+// collector removes it with it). The bed's controller-manager and kwok
+// then make real, ready pods: the endpoints a route's subset must select.
+func replicate(ctx context.Context, rcs dynamic.ResourceInterface, dc *unstructured.Unstructured) error {
+	name := dc.GetName() + "-1"
+	if _, err := rcs.Get(ctx, name, metav1.GetOptions{}); err == nil || !apierrors.IsNotFound(err) {
+		return err
+	}
+	spec, _, _ := unstructured.NestedMap(dc.Object, "spec")
+	rc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ReplicationController",
+		"metadata": map[string]any{"name": name, "ownerReferences": []any{map[string]any{
+			"apiVersion": dc.GetAPIVersion(), "kind": dc.GetKind(), "name": dc.GetName(), "uid": string(dc.GetUID()),
+		}}},
+		"spec": map[string]any{"replicas": spec["replicas"], "selector": spec["selector"], "template": spec["template"]},
+	}}
+	_, err := rcs.Create(ctx, rc, metav1.CreateOptions{})
+	return err
 }
 
 // rollOut writes dc's status as OpenShift reports a finished rollout,
