@@ -34,17 +34,8 @@ func (k Kind) Status(obj *unstructured.Unstructured) (WorkloadStatus, error) {
 		return fail(k.PodTemplate, "is a %T, want an object (pod template)", tmpl)
 	}
 
-	if k.Selector != "" {
-		sel, found, err := lookupPath(obj.Object, k.Selector)
-		if err != nil {
-			return fail(k.Selector, "%v", err)
-		}
-		if !found {
-			return fail(k.Selector, "not found (selector matchLabels path of kind %s)", k)
-		}
-		if err := checkStringMap(sel); err != nil {
-			return fail(k.Selector, "%v (selector matchLabels)", err)
-		}
+	if _, err := k.SelectorOf(obj.Object); err != nil {
+		return WorkloadStatus{}, fmt.Errorf("%s %s: %v", k.Kind, name, err)
 	}
 	if k.VM {
 		// A group's readiness is its entries'; the cluster counts them.

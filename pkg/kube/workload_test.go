@@ -168,7 +168,7 @@ func TestWorkloadPathErrors(t *testing.T) {
 	}{
 		{
 			name:    "selector path missing",
-			obj:     workloadObj("Deployment", "reviews-v2", "spec.selector.matchLabels", nil),
+			obj:     workloadObj("Deployment", "reviews-v2", "spec.selector", nil),
 			wantErr: []string{"Deployment bookinfo/reviews-v2", ".spec.selector.matchLabels", "not found"},
 		},
 		{
@@ -217,7 +217,7 @@ func TestWorkloadCustomKindPathMissing(t *testing.T) {
 	dc := obj("apps.openshift.io/v1", "DeploymentConfig", "bookinfo", "reviews", "spec.template", map[string]any{})
 	c := newTestCluster(t, kinds, nil, dc)
 	_, err := c.Workload(context.Background(), Ref{Group: "apps.openshift.io", Kind: "DeploymentConfig", Namespace: "bookinfo", Name: "reviews"})
-	want := "DeploymentConfig bookinfo/reviews: .spec.selector not found (selector matchLabels path of kind apps.openshift.io/DeploymentConfig)"
+	want := "DeploymentConfig bookinfo/reviews: selector path .spec.selector not found (selector of kind apps.openshift.io/DeploymentConfig)"
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %q", err, want)
 	}

@@ -19,6 +19,17 @@ func (m *Machine) Start(ctx context.Context, r *release.Release) (git.Result, er
 func (m *Machine) StartWith(ctx context.Context, r *release.Release, opts StartOptions) (git.Result, error) {
 	spec := r.Spec
 	meta := r.Metadata
+	// Every state the release would go through must land its traffic on
+	// pods; a refusal commits nothing.
+	if head, err := m.deps.Repo.Head(ctx); err != nil {
+		return git.Result{}, err
+	} else if app, err := LoadApp(head, m.path); err != nil {
+		return git.Result{}, err
+	} else if rec, err := app.Record(m.name); err == nil && rec == nil {
+		if _, err := m.PlanWith(ctx, app, r, opts); err != nil {
+			return git.Result{}, err
+		}
+	}
 	return m.commit(ctx, newRelease, func(d *draft) error {
 		d.rec = &release.Release{APIVersion: release.APIVersion, Kind: release.Kind, Metadata: meta, Spec: spec}
 		return m.prepare(ctx, spec, opts)(d)

@@ -35,12 +35,19 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec, opts StartOpti
 			return err
 		}
 		stableObj, kind, nsLabels, in := chk.Workload, chk.Kind, chk.NamespaceLabels, chk.Input
+		if err := checkNewNames(in.Objects, stableObj, kind, spec, d.app.Path); err != nil {
+			return err
+		}
 		if _, ok := overlay.Lookup(stableObj, kind.PodTemplate+".metadata.labels").(map[string]any); !ok {
 			return fmt.Errorf("%s %s: the pod template at %s has no labels; subsets select a version's pods by label, so it cannot be released (add labels such as app: %s, or fix the kind's podTemplate path): %w",
 				kind.Kind, stableObj.Name(), kind.PodTemplate, spec.AppName(), release.ErrInvalid)
 		}
+		selector, err := kind.SelectorOf(stableObj)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w (check the kind's selector path): %w", kind.Kind, stableObj.Name(), err, release.ErrInvalid)
+		}
 		ref := overlay.WorkloadRef{APIVersion: stableObj.APIVersion(), Kind: kind.Kind, Name: stableObj.Name(),
-			PodTemplate: kind.PodTemplate, Selector: kind.Selector, VM: kind.VM}
+			PodTemplate: kind.PodTemplate, Selector: selector, VM: kind.VM}
 		label, _ := overlay.Lookup(stableObj, kind.PodTemplate+".metadata.labels."+overlay.VersionLabel).(string)
 		begin := overlay.BeginOptions{NamespaceInjects: nsLabels["istio-injection"] == "enabled" || nsLabels["istio.io/rev"] != ""}
 		if len(spec.Traffic.Aliases) > 0 {
@@ -79,7 +86,7 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec, opts StartOpti
 			return fmt.Errorf("%w: %w", err, ErrRefused)
 		}
 		stable, _ := d.state.Stable()
-		tmpl, err := overlay.Template(stableObj, spec.AppName(), ref)
+		tmpl, err := overlay.Template(stableObj, spec.WorkloadName(), ref)
 		if err != nil {
 			return fmt.Errorf("%w: %w", err, release.ErrInvalid)
 		}
@@ -89,6 +96,30 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec, opts StartOpti
 		d.message = fmt.Sprintf("prepare %s beside %s: workload %s and subset %s, no traffic yet", spec.Version, stable.Version, spec.WorkloadName(), spec.Version)
 		return nil
 	}
+}
+
+// checkNewNames refuses a release whose new objects would take the name
+// of an object the app already renders: the workload <app>-<version> of
+// the stable workload's kind and, for VMs, its WorkloadEntries.
+func checkNewNames(objs []overlay.Object, stable overlay.Object, kind kube.Kind, spec release.Spec, appPath string) error {
+	taken := func(k, name string) error {
+		for _, o := range overlay.Find(objs, k, name) {
+			if o.Group() == stable.Group() || k == overlay.EntryKind {
+				return fmt.Errorf("%s %s already exists in %s, and the new version's workload would have its name: choose another spec.version, or remove or rename the existing %s: %w",
+					k, name, appPath, k, release.ErrInvalid)
+			}
+		}
+		return nil
+	}
+	if err := taken(kind.Kind, spec.WorkloadName()); err != nil {
+		return err
+	}
+	for i := range spec.Workload.Addresses {
+		if err := taken(overlay.EntryKind, fmt.Sprintf("%s-%d", spec.WorkloadName(), i+1)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Checked is what Check found.

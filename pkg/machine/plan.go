@@ -3,8 +3,13 @@ package machine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/lint"
+	"github.com/gitcanary/gitcanary/pkg/overlay"
 
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
@@ -31,6 +36,15 @@ func (m *Machine) Plan(ctx context.Context, app *App, r *release.Release) ([]Pla
 
 // PlanWith is Plan with the options the release would start with.
 func (m *Machine) PlanWith(ctx context.Context, app *App, r *release.Release, opts StartOptions) ([]PlannedState, error) {
+	// What is broken before the release is the user's, not the release's.
+	manifests, err := app.Build(ctx, m.deps.Builder, nil)
+	if err != nil {
+		return nil, err
+	}
+	broken, err := landing(app, manifests, r.Spec)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Unix(0, 0).UTC()
 	var out []PlannedState
 	cur := app
@@ -51,6 +65,9 @@ func (m *Machine) PlanWith(ctx context.Context, app *App, r *release.Release, op
 		manifests, err := a.Build(ctx, m.deps.Builder, nil)
 		if err != nil {
 			return fmt.Errorf("state %s: %w", step, err)
+		}
+		if err := checkLanding(a, manifests, r.Spec, broken); err != nil {
+			return fmt.Errorf("state %s (%s): %w", step, describe, err)
 		}
 		out = append(out, PlannedState{Step: step, Describe: describe, Manifests: manifests, App: a})
 		return nil
@@ -98,4 +115,34 @@ func (m *Machine) PlanWith(ctx context.Context, app *App, r *release.Release, op
 		return nil, err
 	}
 	return out, nil
+}
+
+// landing lists the lint.Landing errors of a render.
+func landing(a *App, manifests []byte, spec release.Spec) ([]lint.Finding, error) {
+	objs, err := overlay.ParseObjects(manifests)
+	if err != nil {
+		return nil, err
+	}
+	return lint.Errors(lint.Landing(lint.Input{Objects: objs, Files: a.Files, AppPath: a.Path, Host: spec.Traffic.Host, Namespace: spec.Workload.Namespace})), nil
+}
+
+// checkLanding refuses a planned state in which traffic would go nowhere
+// (lint.Landing): a route to a subset with no pods, weights not summing
+// to 100, a selector the API server rejects. Findings the app had before
+// the release (before) are not the release's doing and pass.
+func checkLanding(a *App, manifests []byte, spec release.Spec, before []lint.Finding) error {
+	found, err := landing(a, manifests, spec)
+	if err != nil {
+		return err
+	}
+	var errs []string
+	for _, f := range found {
+		if !slices.Contains(before, f) {
+			errs = append(errs, "  "+f.String())
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", strings.Join(append([]string{"the release would break the service in this state:"}, errs...), "\n"), release.ErrInvalid)
 }

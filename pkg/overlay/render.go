@@ -35,7 +35,7 @@ func Render(st *State, base Base, app string, templates map[string][]byte) (map[
 		if !ok {
 			return nil, fmt.Errorf("version %s has no template %s", v.Version, path.Join(Dir, dir, TemplateFile))
 		}
-		k, err := versionKustomization(st.Workload, app, v)
+		k, err := versionKustomization(st.Workload, app, v, tmpl)
 		if err != nil {
 			return nil, err
 		}

@@ -17,9 +17,12 @@ const InjectAnnotation = "sidecar.istio.io/inject"
 const VersionLabel = "version"
 
 // Template freezes a workload as rendered into the template of a new
-// version: named after the app, without server-side fields, with the
-// label and annotation maps the version overlay patches present.
-func Template(obj Object, app string, ref WorkloadRef) ([]byte, error) {
+// version: already named as the new version's workload (never after the
+// stable one or the app, so that no patch aimed at another object can
+// match it, even through kustomize's memory of earlier names), without
+// server-side fields, with the label and annotation maps the version
+// overlay patches present.
+func Template(obj Object, name string, ref WorkloadRef) ([]byte, error) {
 	var o Object
 	raw, err := json.Marshal(obj)
 	if err != nil {
@@ -36,7 +39,7 @@ func Template(obj Object, app string, ref WorkloadRef) ([]byte, error) {
 	for _, k := range []string{"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "ownerReferences"} {
 		delete(meta, k)
 	}
-	meta["name"] = app
+	meta["name"] = name
 	if _, ok := Lookup(o, ref.PodTemplate).(map[string]any); !ok {
 		return nil, fmt.Errorf("%s %s has no pod template at %s", ref.Kind, obj.Name(), ref.PodTemplate)
 	}
@@ -85,10 +88,12 @@ type target struct {
 	Name  string `json:"name"`
 }
 
-// versionKustomization is the overlay that turns the template into
-// <app>-<version>: name suffix, version labels on the object, selector and
-// pod template, the sidecar-injection annotation, and the new images.
-func versionKustomization(ref WorkloadRef, app string, v Version) ([]byte, error) {
+// versionKustomization is the overlay that turns the template into the
+// version's workload: version labels on the object, selector and pod
+// template, the sidecar-injection annotation, and the new images. A
+// template named after the app (written before templates carried their
+// final name) also gets the name suffix.
+func versionKustomization(ref WorkloadRef, app string, v Version, tmpl []byte) ([]byte, error) {
 	ops := []jsonPatch{{Op: "add", Path: pointer(".metadata.labels", VersionLabel), Value: v.Version}}
 	if ref.Selector != "" {
 		ops = append(ops, jsonPatch{Op: "add", Path: pointer(ref.Selector, VersionLabel), Value: v.Version})
@@ -106,16 +111,27 @@ func versionKustomization(ref WorkloadRef, app string, v Version) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	var named struct {
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(tmpl, &named); err != nil {
+		return nil, fmt.Errorf("template of %s: %w", v.Version, err)
+	}
 	k := kustomization{
 		APIVersion: "kustomize.config.k8s.io/v1beta1",
 		Kind:       "Kustomization",
 		Resources:  []string{TemplateFile},
-		NameSuffix: "-" + v.Version,
 		Images:     v.Images,
 		Patches: []patchRef{{
 			Patch:  string(patch),
-			Target: &target{Group: GroupOf(ref.APIVersion), Kind: ref.Kind, Name: app},
+			Target: &target{Group: GroupOf(ref.APIVersion), Kind: ref.Kind, Name: named.Metadata.Name},
 		}},
+	}
+	if named.Metadata.Name != v.Workload {
+		k.NameSuffix = "-" + v.Version
+		k.Patches[0].Target.Name = app
 	}
 	return yaml.Marshal(k)
 }
