@@ -43,9 +43,17 @@ func TestPromote(t *testing.T) {
 	if dr != "v2" {
 		t.Errorf("cluster DestinationRule subsets %q, want v2", dr)
 	}
-	render := s.server.Git(t, "apps.git", "show", "main:apps/reviews/.gitcanary/patches/retire-reviews-v1.yaml")
-	if !strings.Contains(render, "$patch: delete") {
-		t.Errorf("git lacks the retirement of reviews-v1:\n%s", render)
+	// Handed back: the user's own files are the new version, and
+	// gitcanary's directory keeps only the release record.
+	dep := s.server.Git(t, "apps.git", "show", "main:apps/reviews/deployment.yaml")
+	if !strings.Contains(dep, "name: reviews-v2") || !strings.Contains(dep, "example/reviews:2.0") || strings.Contains(dep, "reviews-v1") {
+		t.Errorf("deployment.yaml in git after the promote:\n%s", dep)
+	}
+	if tree := s.server.Git(t, "apps.git", "ls-tree", "-r", "--name-only", "main", "apps/reviews/.gitcanary/"); strings.TrimSpace(tree) != "apps/reviews/.gitcanary/releases/reviews-v2.yaml" {
+		t.Errorf("gitcanary's directory after the promote holds:\n%s", tree)
+	}
+	if root := s.server.Git(t, "apps.git", "show", "main:apps/reviews/kustomization.yaml"); strings.Contains(root, ".gitcanary") {
+		t.Errorf("the root kustomization still names the component:\n%s", root)
 	}
 	s.checkFinished(context.Background(), r.Status.Phase, s.commitOf(r.Status.Seq))
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
-	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -184,7 +183,7 @@ func (a *App) Change(ctx context.Context, b kustomize.Builder, st *overlay.State
 	if err != nil {
 		return git.Change{}, err
 	}
-	rootData, err := withListEntry(a.Files[root], "components", overlay.Dir)
+	rootData, err := withComponent(a.Files[root])
 	if err != nil {
 		return git.Change{}, fmt.Errorf("%s: %w", root, err)
 	}
@@ -229,27 +228,4 @@ func (a *App) Apply(ch git.Change) (*App, error) {
 	}
 	maps.Copy(files, ch.Write)
 	return NewApp(a.Commit, a.Path, files)
-}
-
-// withListEntry adds entry to a list of the kustomization (components,
-// resources), keeping the user's formatting and comments.
-func withListEntry(data []byte, field, dir string) ([]byte, error) {
-	node, err := kyaml.Parse(string(data))
-	if err != nil {
-		return nil, err
-	}
-	list, err := node.Pipe(kyaml.LookupCreate(kyaml.SequenceNode, field))
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range list.YNode().Content {
-		if e.Value == dir {
-			return data, nil
-		}
-	}
-	if err := list.PipeE(kyaml.Append(&kyaml.Node{Kind: kyaml.ScalarNode, Value: dir})); err != nil {
-		return nil, err
-	}
-	out, err := node.String()
-	return []byte(out), err
 }

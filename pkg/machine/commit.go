@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/git"
@@ -31,7 +32,12 @@ type draft struct {
 	phase      release.Phase
 	message    string // also recorded as the release's status message
 	reason     string
-	now        time.Time
+	// handBack: the commit ends the release and gives the app path back
+	// to its user's files (handBack); note says how that went, in the
+	// commit message only.
+	handBack bool
+	note     string
+	now      time.Time
 	// ctx and builder let a mutation render the app (it stays pure but
 	// for in-memory kustomize builds).
 	ctx     context.Context
@@ -74,7 +80,7 @@ func message(name string, d *draft, seq int) git.Message {
 	}
 	return git.Message{
 		Subject: subject,
-		Body:    d.message,
+		Body:    strings.TrimSpace(d.message + "\n\n" + d.note),
 		Trailers: []git.Trailer{
 			{Key: git.TrailerRelease, Value: name},
 			{Key: git.TrailerPath, Value: d.app.Path},
@@ -120,9 +126,20 @@ func (m *Machine) draft(ctx context.Context, app *App, expect int, mut mutation,
 	if err != nil {
 		return git.Change{}, git.Message{}, err
 	}
-	ch, err := d.app.Change(ctx, m.deps.Builder, d.state, d.templates, map[string][]byte{app.RecordPath(m.name): data})
-	if err != nil {
-		return git.Change{}, git.Message{}, err
+	var ch git.Change
+	if d.handBack {
+		if ch, err = d.app.handBack(ctx, m.deps.Builder, d.state); err != nil {
+			d.note = "The app path is not handed back (" + err.Error() + "): gitcanary's component stays, and the next release starts from it."
+		} else {
+			d.note = "The app path is handed back: its own files describe what runs, and gitcanary's directory keeps only the release records."
+			ch.Write[app.RecordPath(m.name)] = data
+		}
+	}
+	if !d.handBack || err != nil {
+		ch, err = d.app.Change(ctx, m.deps.Builder, d.state, d.templates, map[string][]byte{app.RecordPath(m.name): data})
+		if err != nil {
+			return git.Change{}, git.Message{}, err
+		}
 	}
 	for p, data := range d.userWrites {
 		if _, ok := ch.Write[p]; !ok {

@@ -49,6 +49,7 @@ func onAbandonRouted(v view) decision {
 func onReverted(v view) decision {
 	return final(commitTo("record abandon", func(d *draft) error {
 		d.state.End()
+		d.handBack = true
 		d.phase, d.action = release.Abandoned, "abandoned"
 		d.reason, d.message = d.rec.Status.Reason, d.rec.Status.Message
 		return nil

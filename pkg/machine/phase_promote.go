@@ -33,6 +33,7 @@ func onPromoteRouted(v view) decision {
 func onRetired(v view) decision {
 	return final(commitTo("record promotion", func(d *draft) error {
 		d.state.End()
+		d.handBack = true
 		d.phase, d.action, d.message = release.Promoted, "promoted", d.rec.Spec.Version+" is the stable version"
 		return nil
 	}))

@@ -58,6 +58,9 @@ func Parse(data []byte) (*File, error) {
 	return f, nil
 }
 
+// Docs returns the file's documents that are maps.
+func (f *File) Docs() []*kyaml.Node { return f.docs }
+
 // Find returns the documents of a kind and metadata.name.
 func (f *File) Find(kind, name string) []*kyaml.Node {
 	var out []*kyaml.Node
