@@ -360,7 +360,9 @@ func sameObjects(want []overlay.Object, rendered []byte) error {
 	if err != nil {
 		return err
 	}
-	key := func(o overlay.Object) string { return o.APIVersion() + " " + o.Kind() + " " + o.Namespace() + "/" + o.Name() }
+	key := func(o overlay.Object) string {
+		return o.APIVersion() + " " + o.Kind() + " " + o.Namespace() + "/" + o.Name()
+	}
 	index := map[string]string{}
 	for _, o := range got {
 		data, _ := json.Marshal(o)
@@ -395,7 +397,9 @@ func fields(p string) []string {
 }
 
 // withComponent adds gitcanary's component to a kustomization.
-func withComponent(data []byte) ([]byte, error) { return withListEntry(data, "components", overlay.Dir) }
+func withComponent(data []byte) ([]byte, error) {
+	return withListEntry(data, "components", overlay.Dir)
+}
 
 // withoutComponent removes gitcanary's component from a kustomization.
 func withoutComponent(data []byte) ([]byte, error) {
