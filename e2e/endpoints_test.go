@@ -3,10 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -18,12 +21,15 @@ import (
 // service's VirtualService sends traffic to must select ready endpoints.
 // The harness reads that from the cluster as a mesh would see it: the
 // VirtualService, the DestinationRule's subset labels, the Service's
-// EndpointSlices and the labels of the pods behind them.
+// EndpointSlices and the labels of the pods behind them, and the
+// WorkloadEntries (VMs) the Service's selector selects.
 
 var (
 	endpointSlicesGVR = schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
 	podsGVR           = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	drGVR             = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
+	servicesGVR       = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	entriesGVR        = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "workloadentries"}
 )
 
 // serviceHost is the host the fixture's routes send to, and its Service.
@@ -33,7 +39,7 @@ const serviceHost = "reviews"
 type servedSubset struct {
 	Subset string            // "" when the route names no subset
 	Labels map[string]string // the DestinationRule's labels of the subset
-	Ready  []string          // ready endpoints whose pods carry the labels: pod names
+	Ready  []string          // ready endpoints carrying the labels: pod names, WorkloadEntry/<name> for VMs
 	Gap    string            // why nothing serves it, "" when something does
 }
 
@@ -77,6 +83,15 @@ func (s *scenario) servedSubsets(ctx context.Context) ([]servedSubset, error) {
 			}
 		}
 	}
+	entries, err := s.readyEntries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for name, labels := range entries {
+		podLabels[name] = labels // the endpoint's labels, a VM's as a pod's
+		ready = append(ready, name)
+	}
+	sort.Strings(ready)
 	var out []servedSubset
 	for _, name := range routed {
 		ss := servedSubset{Subset: name}
@@ -92,13 +107,66 @@ func (s *scenario) servedSubsets(ctx context.Context) ([]servedSubset, error) {
 				}
 			}
 			if len(ss.Ready) == 0 {
-				ss.Gap = fmt.Sprintf("subset %s (%s) gets traffic but no ready endpoint of Service %s is a pod with those labels; ready endpoints: %s",
+				ss.Gap = fmt.Sprintf("subset %s (%s) gets traffic but no ready endpoint of Service %s (pod or WorkloadEntry) carries those labels; ready endpoints: %s",
 					orNone(name), formatLabels(labels), serviceHost, describePods(ready, podLabels))
 			}
 		}
 		out = append(out, ss)
 	}
 	return out, nil
+}
+
+// readyEntries returns the WorkloadEntries that Istio makes endpoints of
+// the Service, ready ones only, by "WorkloadEntry/<name>" with their
+// labels: those whose spec.labels carry the Service's selector and whose
+// address is an IP (or empty). Istio's rule for readiness
+// (pilot/pkg/serviceregistry/serviceentry, isHealthy): with the
+// annotation proxy.istio.io/health-checks-enabled true, an entry takes
+// traffic only once its Healthy condition is True; without it, always.
+func (s *scenario) readyEntries(ctx context.Context) (map[string]map[string]string, error) {
+	dyn := s.dynamic()
+	svc, err := dyn.Resource(servicesGVR).Namespace(s.ns).Get(ctx, serviceHost, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil // no Service, no endpoints: the subsets' gaps say so
+	}
+	if err != nil {
+		return nil, fmt.Errorf("Service %s: %w", serviceHost, err)
+	}
+	selector, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
+	if len(selector) == 0 {
+		return nil, nil // a Service without selector selects no WorkloadEntry
+	}
+	list, err := dyn.Resource(entriesGVR).Namespace(s.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]string{}
+	for _, we := range list.Items {
+		labels, _, _ := unstructured.NestedStringMap(we.Object, "spec", "labels")
+		addr, _, _ := unstructured.NestedString(we.Object, "spec", "address")
+		if _, err := netip.ParseAddr(addr); !carries(labels, selector) || addr != "" && err != nil {
+			continue
+		}
+		if checked, _ := strconv.ParseBool(we.GetAnnotations()["proxy.istio.io/health-checks-enabled"]); checked && entryCondition(&we, "Healthy") != "True" {
+			continue
+		}
+		out["WorkloadEntry/"+we.GetName()] = labels
+	}
+	return out, nil
+}
+
+// entryCondition returns the status of a WorkloadEntry's condition of
+// type typ, "" when it has none.
+func entryCondition(we *unstructured.Unstructured, typ string) string {
+	conds, _, _ := unstructured.NestedSlice(we.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ {
+			st, _ := m["status"].(string)
+			return st
+		}
+	}
+	return ""
 }
 
 // routedSubsets lists the subsets of the host that some HTTP route of vs
@@ -168,9 +236,9 @@ func carries(labels, want map[string]string) bool {
 }
 
 // checkEndpoints asserts that every subset the cluster's VirtualService
-// sends traffic to has at least one ready endpoint whose pod carries the
-// subset's labels. EndpointSlices follow pod readiness within a second or
-// two, so it gives them 20 seconds.
+// sends traffic to has at least one ready endpoint (a pod, or a VM's
+// WorkloadEntry) carrying the subset's labels. EndpointSlices follow pod
+// readiness within a second or two, so it gives them 20 seconds.
 func (s *scenario) checkEndpoints(ctx context.Context, phase release.Phase) []servedSubset {
 	s.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -392,7 +392,7 @@ func (s *scenario) existsAs(kind kube.Ref, name string) bool {
 // snapshot describes the namespace's app objects: kinds, names and the
 // specs that matter, to compare the cluster before and after a release.
 func (s *scenario) snapshot() string {
-	out := s.env.Kubectl(s.t, "get", "deployments,services,destinationrules,virtualservices,gateways", "-n", s.ns, "-o", "json")
+	out := s.env.Kubectl(s.t, "get", "deployments,statefulsets,daemonsets,workloadgroups,workloadentries,services,destinationrules,virtualservices,gateways", "-n", s.ns, "-o", "json")
 	var list struct {
 		Items []map[string]any `json:"items"`
 	}
@@ -403,7 +403,8 @@ func (s *scenario) snapshot() string {
 	for _, it := range list.Items {
 		meta := it["metadata"].(map[string]any)
 		spec := it["spec"]
-		if it["kind"] == "Deployment" {
+		switch it["kind"] {
+		case "Deployment", "StatefulSet", "DaemonSet":
 			spec = it["spec"].(map[string]any)["template"]
 		}
 		if it["kind"] == "Service" {

@@ -47,6 +47,10 @@ type ReleaseParams struct {
 	Tag              string // the new image tag, default 2.0
 	Steps            string // a YAML flow list, default [{setWeight: 10}, {setWeight: 50}, {setWeight: 100}]
 	ProgressDeadline string // optional, e.g. 5m
+
+	// Addresses, for a WorkloadGroup, are the new version's VMs (optional).
+	// A WorkloadGroup's Release has no images: its VMs hold the software.
+	Addresses []string
 }
 
 // Release renders a Release of the fixture reviews app.

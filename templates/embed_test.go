@@ -2,6 +2,7 @@ package templates
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,6 +54,7 @@ func TestReleaseIsValid(t *testing.T) {
 		{RepoURL: "git://127.0.0.1:19418/apps.git"},
 		{RepoURL: "git://127.0.0.1/x.git", Name: "r3", Version: "v3", Workload: "reviews-v2", Tag: "never-ready", Steps: "[{pause: {}}]", ProgressDeadline: "20s"},
 		{RepoURL: "git://127.0.0.1/x.git", Path: "envs/prod/reviews", Workload: "reviews", StableVersion: "v1"},
+		{RepoURL: "git://127.0.0.1/x.git", Kind: "WorkloadGroup", Addresses: []string{"10.0.1.21", "10.0.1.22"}},
 	} {
 		out, err := Release(p)
 		if err != nil {
@@ -70,6 +72,9 @@ func TestReleaseIsValid(t *testing.T) {
 		}
 		if r.Spec.StableVersion != p.StableVersion {
 			t.Errorf("stableVersion %q, want %q", r.Spec.StableVersion, p.StableVersion)
+		}
+		if w := r.Spec.Workload; !slices.Equal(w.Addresses, p.Addresses) || (len(r.Spec.Images) == 0) != (w.Kind == "WorkloadGroup") {
+			t.Errorf("workload %s, addresses %v, images %v", w.Kind, w.Addresses, r.Spec.Images)
 		}
 		if p.ProgressDeadline != "" && r.Spec.Deadline().String() != "20s" {
 			t.Errorf("deadline %s", r.Spec.Deadline())

@@ -63,6 +63,7 @@ func TestPlanKinds(t *testing.T) {
 		}},
 		{example: "cloneset.yaml", kind: "CloneSet"},
 		{example: "statefulset.yaml", kind: "StatefulSet"},
+		{example: "daemonset.yaml", kind: "DaemonSet"},
 		{example: "workloadgroup.yaml", kind: "WorkloadGroup", edit: func(r *release.Release) {
 			r.Spec.Images = nil
 			r.Spec.Workload.Addresses = []string{"10.0.1.21", "10.0.1.22"}
