@@ -146,6 +146,10 @@ func retirePatch(apiVersion, kind, name string) ([]byte, error) {
 	})
 }
 
+// HealthChecksAnnotation on a WorkloadEntry lets istiod record the health
+// its VM's agent reports.
+const HealthChecksAnnotation = "proxy.istio.io/health-checks-enabled"
+
 // EntryKind is the kind of a VM version's members.
 const EntryKind = "WorkloadEntry"
 
@@ -165,6 +169,19 @@ func entries(ref WorkloadRef, app string, v Version, tmpl []byte) ([]byte, error
 		}
 	}
 	labels[VersionLabel] = v.Version
+	// As Istio's auto-registration does: the group's annotations, and,
+	// when the group has a probe, the one that lets istiod take the
+	// health its VMs' agents report for an entry it did not create
+	// (pilot/pkg/autoregistration: health.IsEligibleForHealthStatusUpdates).
+	annotations := map[string]any{}
+	if m, ok := Lookup(group, ".spec.metadata.annotations").(map[string]any); ok {
+		for k, val := range m {
+			annotations[k] = val
+		}
+	}
+	if Lookup(group, ".spec.probe") != nil {
+		annotations[HealthChecksAnnotation] = "true"
+	}
 	var docs []byte
 	for i, addr := range v.Addresses {
 		spec := map[string]any{}
@@ -178,6 +195,9 @@ func entries(ref WorkloadRef, app string, v Version, tmpl []byte) ([]byte, error
 		meta := map[string]any{"name": fmt.Sprintf("%s-%s-%d", app, v.Version, i+1), "labels": labels}
 		if ns := Object(group).Namespace(); ns != "" {
 			meta["namespace"] = ns
+		}
+		if len(annotations) > 0 {
+			meta["annotations"] = annotations
 		}
 		doc, err := yaml.Marshal(map[string]any{"apiVersion": ref.APIVersion, "kind": EntryKind, "metadata": meta, "spec": spec})
 		if err != nil {
