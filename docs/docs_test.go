@@ -16,7 +16,10 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/config"
 	"github.com/gitcanary/gitcanary/pkg/git/gittest"
 	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/kustomize"
+	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/release"
+	"github.com/gitcanary/gitcanary/templates"
 )
 
 var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
@@ -169,5 +172,46 @@ func TestVMWorkloadsExample(t *testing.T) {
 	}
 	if code != 0 {
 		t.Errorf("plan: exit %d: %s", code, errs)
+	}
+}
+
+var afterPromote = regexp.MustCompile("(?s)```yaml\n# after promote: (\\S+)\n(.*?)```")
+
+// TestHandBackExample: git-layout.md's "after promote" blocks are the
+// fixture's files after a planned promote of reviews-v2.
+func TestHandBackExample(t *testing.T) {
+	data, err := os.ReadFile("git-layout.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := afterPromote.FindAllStringSubmatch(string(data), -1)
+	if len(blocks) == 0 {
+		t.Fatal("git-layout.md has no after-promote block")
+	}
+	files, err := kustomize.FromFS(fixtures.Apps, "apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := machine.NewApp("fixture", "apps/reviews", files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := templates.Release(templates.ReleaseParams{RepoURL: "git://127.0.0.1/apps.git"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := release.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states, err := machine.New(machine.Deps{}, r.Metadata.Name, r.Spec.Repo.Path).Plan(context.Background(), app, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted := states[len(states)-2].App
+	for _, b := range blocks {
+		if got := string(promoted.Files[b[1]]); got != b[2] {
+			t.Errorf("git-layout.md: %s after promote is\n%s\nnot as the page shows it", b[1], got)
+		}
 	}
 }
