@@ -131,17 +131,26 @@ func (a *App) BaseObjects(ctx context.Context, b kustomize.Builder) ([]overlay.O
 	return overlay.ParseObjects(out)
 }
 
-// Base finds the user's DestinationRule and VirtualService named in the state.
+// Base finds the user's DestinationRule and VirtualServices named in the state.
 func (a *App) Base(objs []overlay.Object, r overlay.Routing) (overlay.Base, error) {
 	dr := overlay.Find(objs, "DestinationRule", r.DestinationRule)
-	vs := overlay.Find(objs, "VirtualService", r.VirtualService)
 	if len(dr) != 1 {
 		return overlay.Base{}, fmt.Errorf("DestinationRule %s not found in %s; run `gitcanary lint`", r.DestinationRule, a.Path)
 	}
-	if len(vs) != 1 {
-		return overlay.Base{}, fmt.Errorf("VirtualService %s not found in %s; run `gitcanary lint`", r.VirtualService, a.Path)
+	base := overlay.Base{DestinationRule: dr[0]}
+	for _, ref := range r.AllVirtualServices() {
+		var found []overlay.Object
+		for _, o := range overlay.Find(objs, "VirtualService", ref.Name) {
+			if ref.Namespace == "" || o.Namespace() == ref.Namespace {
+				found = append(found, o)
+			}
+		}
+		if len(found) != 1 {
+			return overlay.Base{}, fmt.Errorf("VirtualService %s not found in %s; run `gitcanary lint`", strings.TrimPrefix(ref.Namespace+"/"+ref.Name, "/"), a.Path)
+		}
+		base.VirtualServices = append(base.VirtualServices, found[0])
 	}
-	return overlay.Base{DestinationRule: dr[0], VirtualService: vs[0]}, nil
+	return base, nil
 }
 
 // Templates reads the frozen templates of the managed versions.

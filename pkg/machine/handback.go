@@ -62,8 +62,11 @@ func (a *App) handBack(ctx context.Context, b kustomize.Builder, st *overlay.Sta
 		if err := e.workload(st, base, full); err != nil {
 			return git.Change{}, err
 		}
-		for _, r := range []struct{ kind, name string }{{"DestinationRule", st.Routing.DestinationRule}, {"VirtualService", st.Routing.VirtualService}} {
-			if err := e.routing(r.kind, r.name, base, full); err != nil {
+		if err := e.routing("DestinationRule", st.Routing.DestinationRule, base, full); err != nil {
+			return git.Change{}, err
+		}
+		for _, ref := range st.Routing.AllVirtualServices() {
+			if err := e.routing("VirtualService", ref.Name, base, full); err != nil {
 				return git.Change{}, err
 			}
 		}

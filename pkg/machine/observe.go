@@ -118,17 +118,25 @@ func (m *Machine) checkCluster(ctx context.Context, rec *release.Release, st *ov
 			return fmt.Sprintf("%s %s %s", canary.Kind, canary.Name, msg), nil
 		}
 	}
-	routes, found, err := m.deps.Cluster.VirtualServiceRoutes(ctx, ns, st.Routing.VirtualService)
-	if err != nil {
-		return "", err
+	var all [][]kube.Route
+	for _, ref := range st.Routing.AllVirtualServices() {
+		vsNS := ns
+		if ref.Namespace != "" {
+			vsNS = ref.Namespace
+		}
+		routes, found, err := m.deps.Cluster.VirtualServiceRoutes(ctx, vsNS, ref.Name)
+		if err != nil {
+			return "", err
+		}
+		if !found {
+			return fmt.Sprintf("VirtualService %s not found in namespace %s", ref.Name, vsNS), nil
+		}
+		if !hasWeights(routes, st.Routing.Host, st.Weights()) {
+			return fmt.Sprintf("VirtualService %s does not route %s yet", ref.Name, release.FormatWeights(st.Weights())), nil
+		}
+		all = append(all, routes...)
 	}
-	if !found {
-		return fmt.Sprintf("VirtualService %s not found in namespace %s", st.Routing.VirtualService, ns), nil
-	}
-	if !hasWeights(routes, st.Routing.Host, st.Weights()) {
-		return fmt.Sprintf("VirtualService %s does not route %s yet", st.Routing.VirtualService, release.FormatWeights(st.Weights())), nil
-	}
-	return m.checkEndpoints(ctx, rec, st, routes)
+	return m.checkEndpoints(ctx, rec, st, all)
 }
 
 // checkEndpoints confirms that no route sends traffic to a subset that
@@ -151,7 +159,7 @@ func (m *Machine) checkEndpoints(ctx context.Context, rec *release.Release, st *
 				return "", err
 			}
 			if !sub.Found || sub.Ready == 0 {
-				return fmt.Sprintf("VirtualService %s sends %d%% to %s", st.Routing.VirtualService, d.Weight, sub.Describe), nil
+				return fmt.Sprintf("a VirtualService sends %d%% to %s", d.Weight, sub.Describe), nil
 			}
 		}
 	}

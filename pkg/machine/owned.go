@@ -182,10 +182,15 @@ func (m *Machine) resources(rec *release.Release, st *overlay.State) []argocd.Re
 	if st.OriginalLabeled && !p.Abandoning() && p != release.Abandoned {
 		out = append(out, argocd.Resource{Group: group, Kind: st.Workload.Kind, Namespace: ns, Name: rec.Spec.Workload.Name})
 	}
-	for _, name := range []struct{ kind, name string }{{"DestinationRule", st.Routing.DestinationRule}, {"VirtualService", st.Routing.VirtualService}} {
-		if name.name != "" {
-			out = append(out, argocd.Resource{Group: "networking.istio.io", Kind: name.kind, Namespace: ns, Name: name.name})
+	if st.Routing.DestinationRule != "" {
+		out = append(out, argocd.Resource{Group: "networking.istio.io", Kind: "DestinationRule", Namespace: ns, Name: st.Routing.DestinationRule})
+	}
+	for _, ref := range st.Routing.AllVirtualServices() {
+		vsNS := ns
+		if ref.Namespace != "" {
+			vsNS = ref.Namespace
 		}
+		out = append(out, argocd.Resource{Group: "networking.istio.io", Kind: "VirtualService", Namespace: vsNS, Name: ref.Name})
 	}
 	return out
 }

@@ -70,13 +70,11 @@ func userRoutesSubset(d *draft, subset string) (bool, error) {
 	for _, o := range objs {
 		switch o.Kind() {
 		case "VirtualService":
-			for _, h := range list(o, ".spec.http") {
-				for _, r := range list(asMap(h), ".route") {
-					dh, _ := overlay.Lookup(asMap(r), ".destination.host").(string)
-					ds, _ := overlay.Lookup(asMap(r), ".destination.subset").(string)
-					routed = routed || ds == subset && overlay.SameHost(dh, host)
-				}
+			_, names, err := overlay.RoutesHost(o, host, subset)
+			if err != nil {
+				return false, err
 			}
+			routed = routed || names
 		case "DestinationRule":
 			if h, _ := overlay.Lookup(o, ".spec.host").(string); !overlay.SameHost(h, host) {
 				continue

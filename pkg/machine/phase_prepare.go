@@ -63,19 +63,24 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec, opts StartOpti
 			if err != nil {
 				return err
 			}
-			routing, err := findRouting(base, spec.Traffic, d.app.Path)
-			if err != nil {
-				return err
-			}
 			original := label
 			switch {
 			case label == "" && spec.StableVersion == "":
 				return fmt.Errorf("%s %s has no %q label on its pod template: set spec.stableVersion to name its subset (gitcanary then adds the label, a normal rolling update): %w",
 					kind.Kind, ref.Name, overlay.VersionLabel, release.ErrInvalid)
+			case label == "" && kind.VM:
+				return fmt.Errorf("%s %s has no %q label in spec.metadata.labels, and spec.stableVersion cannot add it: Istio copies a group's labels into a WorkloadEntry only when the VM registers, "+
+					"so the running VMs would stay out of subset %s and it would have no endpoints; add %s: %s to the group's spec.metadata.labels (and to its WorkloadEntries in git), "+
+					"let the VMs re-register, then release (docs/vm-workloads.md): %w",
+					kind.Kind, ref.Name, overlay.VersionLabel, spec.StableVersion, overlay.VersionLabel, spec.StableVersion, release.ErrInvalid)
 			case label == "":
 				original, begin.LabelOriginal = spec.StableVersion, true
 			case spec.StableVersion != "" && spec.StableVersion != label:
 				return fmt.Errorf("spec.stableVersion is %q but %s %s is labelled version %q: %w", spec.StableVersion, kind.Kind, ref.Name, label, release.ErrInvalid)
+			}
+			routing, err := findRouting(base, spec.Traffic, d.app.Path, original, spec.Workload.Namespace)
+			if err != nil {
+				return err
 			}
 			if kind.VM {
 				ref.Entries = groupEntries(base, stableObj)
@@ -277,18 +282,79 @@ func (m *Machine) findWorkload(objs []overlay.Object, w release.Workload, appPat
 // errNoRouting: the app has no DestinationRule or VirtualService for the host.
 var errNoRouting = errors.New("no routing for the host")
 
-// findRouting picks the DestinationRule and VirtualService for the host:
-// by name when the spec names them, else the only one that matches.
-func findRouting(objs []overlay.Object, t release.Traffic, appPath string) (overlay.Routing, error) {
+// findRouting picks the DestinationRule for the host (by name when the
+// spec names it, else the only one that matches) and every VirtualService
+// that routes the host: gitcanary splits the routes of all of them, so
+// that no gateway or mesh route is left sending traffic to a subset a
+// promote removes. spec.traffic.virtualService names the one whose hosts
+// and gateways spec.traffic binds; with several and none named, the first
+// by namespace and name, unless spec.traffic binds hosts, gateways or
+// aliases. A VirtualService that names the stable subset in a route
+// gitcanary cannot split (mixed with other destinations) is refused.
+func findRouting(objs []overlay.Object, t release.Traffic, appPath, original, namespace string) (overlay.Routing, error) {
 	dr, err := findDestinationRule(objs, t, appPath)
 	if err != nil {
 		return overlay.Routing{}, err
 	}
-	vs, err := findVirtualService(objs, t, appPath)
-	if err != nil {
+	if t.VirtualService != "" {
+		if _, err := findVirtualService(objs, t, appPath); err != nil {
+			return overlay.Routing{}, err
+		}
+	}
+	var refs []overlay.ObjectRef
+	for _, o := range overlay.Find(objs, "VirtualService", "") {
+		routes, names, err := overlay.RoutesHost(o, t.Host, original)
+		if err != nil {
+			return overlay.Routing{}, fmt.Errorf("%w: %w", err, release.ErrInvalid)
+		}
+		if !routes {
+			continue
+		}
+		splits, err := overlay.SplitsHost(o, t.Host, original)
+		if err != nil {
+			return overlay.Routing{}, err
+		}
+		if !splits {
+			if names {
+				return overlay.Routing{}, fmt.Errorf("VirtualService %s routes host %s to subset %s mixed with other destinations, which gitcanary cannot split, and a promote removes that subset: give the host a route of its own: %w",
+					o.Name(), t.Host, original, release.ErrInvalid)
+			}
+			continue
+		}
+		ref := overlay.ObjectRef{Name: o.Name()}
+		if ns := o.Namespace(); ns != "" && ns != namespace {
+			ref.Namespace = ns
+		}
+		refs = append(refs, ref)
+	}
+	if len(refs) == 0 {
+		_, err := findVirtualService(objs, t, appPath)
+		if err == nil {
+			err = fmt.Errorf("no VirtualService in %s has a route that sends all its traffic to host %s (with subset %s or none); gitcanary needs one to split: %w", appPath, t.Host, original, release.ErrInvalid)
+		}
 		return overlay.Routing{}, err
 	}
-	return overlay.Routing{Host: t.Host, VirtualService: vs, DestinationRule: dr}, nil
+	slices.SortFunc(refs, func(a, b overlay.ObjectRef) int { return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name) })
+	primary := 0
+	if t.VirtualService != "" {
+		primary = slices.IndexFunc(refs, func(r overlay.ObjectRef) bool { return r.Name == t.VirtualService })
+		if primary < 0 {
+			return overlay.Routing{}, fmt.Errorf("VirtualService %s has no route that sends all its traffic to host %s (with subset %s or none); gitcanary needs one to split: %w", t.VirtualService, t.Host, original, release.ErrInvalid)
+		}
+	} else if len(refs) > 1 && (len(t.Hosts) > 0 || len(t.Gateways) > 0 || len(t.Aliases) > 0) {
+		var names []string
+		for _, r := range refs {
+			names = append(names, r.Name)
+		}
+		return overlay.Routing{}, fmt.Errorf("several VirtualServices route host %s in %s (%s); name in spec.traffic.virtualService the one spec.traffic's hosts, gateways or aliases bind: %w", t.Host, appPath, strings.Join(names, ", "), release.ErrInvalid)
+	}
+	r := overlay.Routing{Host: t.Host, VirtualService: refs[primary].Name, DestinationRule: dr}
+	for i, ref := range refs {
+		if i != primary {
+			r.VirtualServices = append(r.VirtualServices, ref)
+		}
+	}
+	return r, nil
 }
 
 func findDestinationRule(objs []overlay.Object, t release.Traffic, appPath string) (string, error) {
@@ -300,17 +366,8 @@ func findDestinationRule(objs []overlay.Object, t release.Traffic, appPath strin
 
 func findVirtualService(objs []overlay.Object, t release.Traffic, appPath string) (string, error) {
 	return pickRouting(objs, "VirtualService", t.VirtualService, t.Host, appPath, func(o overlay.Object) bool {
-		http, _ := overlay.Lookup(o, ".spec.http").([]any)
-		for _, r := range http {
-			dests, _ := r.(map[string]any)["route"].([]any)
-			for _, dst := range dests {
-				dm, _ := dst.(map[string]any)
-				if h, _ := overlay.Lookup(dm, ".destination.host").(string); overlay.SameHost(h, t.Host) {
-					return true
-				}
-			}
-		}
-		return false
+		routes, _, _ := overlay.RoutesHost(o, t.Host, "")
+		return routes
 	})
 }
 

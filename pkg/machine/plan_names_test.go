@@ -128,3 +128,20 @@ func TestPlanPlainMapSelector(t *testing.T) {
 		t.Errorf("reviews-v2 spec.selector = %v, want {app: reviews, version: v2}", sel)
 	}
 }
+
+// TestPlanUnlabelledGroupRefused: spec.stableVersion on a WorkloadGroup
+// without a version label is refused: Istio copies a group's labels into
+// a WorkloadEntry only when a VM registers, so the running VMs would stay
+// out of the stable subset.
+func TestPlanUnlabelledGroupRefused(t *testing.T) {
+	app := withWorkload(t, "workloadgroup.yaml")
+	app.Files["apps/reviews/deployment.yaml"] = []byte(strings.ReplaceAll(string(app.Files["apps/reviews/deployment.yaml"]), "version: v1", "tier: backend"))
+	r := testRelease(t)
+	r.Spec.Workload.Kind = "WorkloadGroup"
+	r.Spec.Images = nil
+	r.Spec.StableVersion = "v1"
+	_, err := New(Deps{Kinds: exampleKinds(t)}, "reviews-v2", "apps/reviews").Plan(context.Background(), app, r)
+	if err == nil || !errors.Is(err, release.ErrInvalid) || !strings.Contains(err.Error(), "Istio copies a group's labels into a WorkloadEntry only when the VM registers") {
+		t.Fatalf("Plan: %v", err)
+	}
+}

@@ -51,7 +51,7 @@ spec:
 	if err := st.SetWeight("v2", 25); err != nil {
 		t.Fatal(err)
 	}
-	ops, err := virtualServicePatch(st, vs)
+	ops, err := virtualServicePatch(st, vs, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +73,8 @@ metadata: {name: reviews}
 spec:
   http: [{route: [{destination: {host: ratings}}]}]
 `)
-	_, err := virtualServicePatch(testState(), vs)
-	if err == nil || !strings.Contains(err.Error(), "VirtualService reviews has no HTTP route that sends all its traffic to host reviews") {
+	_, err := virtualServicePatch(testState(), vs, true)
+	if err == nil || !strings.Contains(err.Error(), "VirtualService reviews has no route that sends all its traffic to host reviews") {
 		t.Errorf("err = %v", err)
 	}
 }

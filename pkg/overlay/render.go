@@ -3,6 +3,7 @@ package overlay
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -53,7 +54,7 @@ func Render(st *State, base Base, app string, templates map[string][]byte) (map[
 		}
 	}
 	if len(st.Routing.Aliases) > 0 {
-		data, err := aliasEntries(st, app, base.VirtualService)
+		data, err := aliasEntries(st, app, base.VirtualServices[0])
 		if err != nil {
 			return nil, err
 		}
@@ -69,20 +70,30 @@ func Render(st *State, base Base, app string, templates map[string][]byte) (map[
 	if err != nil {
 		return nil, err
 	}
-	vsOps, err := virtualServicePatch(st, base.VirtualService)
+	data, err := yaml.Marshal(drOps)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []struct {
-		file string
-		ops  []jsonPatch
-		obj  Object
-	}{{"destinationrule.yaml", drOps, base.DestinationRule}, {"virtualservice.yaml", vsOps, base.VirtualService}} {
-		data, err := yaml.Marshal(p.ops)
+	dr := base.DestinationRule
+	add("destinationrule.yaml", data, &target{Group: dr.Group(), Kind: dr.Kind(), Name: dr.Name()})
+	refs := st.Routing.AllVirtualServices()
+	if len(base.VirtualServices) != len(refs) {
+		return nil, fmt.Errorf("%d VirtualServices given for %d managed", len(base.VirtualServices), len(refs))
+	}
+	for i, vs := range base.VirtualServices {
+		ops, err := virtualServicePatch(st, vs, i == 0)
 		if err != nil {
 			return nil, err
 		}
-		add(p.file, data, &target{Group: p.obj.Group(), Kind: p.obj.Kind(), Name: p.obj.Name()})
+		data, err := yaml.Marshal(ops)
+		if err != nil {
+			return nil, err
+		}
+		file := "virtualservice.yaml"
+		if i > 0 {
+			file = "virtualservice-" + strings.Trim(refs[i].Namespace+"-"+refs[i].Name, "-") + ".yaml"
+		}
+		add(file, data, &target{Group: vs.Group(), Kind: vs.Kind(), Name: vs.Name(), Namespace: refs[i].Namespace})
 	}
 	w := st.Workload
 	wt := &target{Group: GroupOf(w.APIVersion), Kind: w.Kind, Name: w.Name}

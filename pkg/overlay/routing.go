@@ -16,7 +16,8 @@ import (
 // renders without gitcanary's component.
 type Base struct {
 	DestinationRule Object
-	VirtualService  Object
+	// VirtualServices are Routing.AllVirtualServices, in order.
+	VirtualServices []Object
 }
 
 // jsonPatch is one RFC 6902 operation.
@@ -87,49 +88,124 @@ func destinationRulePatch(st *State, dr Object) ([]jsonPatch, error) {
 	return []jsonPatch{{Op: "add", Path: "/spec/subsets", Value: value}}, nil
 }
 
-// managedRoute reports whether an HTTP route is the traffic gitcanary
-// splits: every destination is the host, with no subset or the original
-// version's subset. Routes to other subsets (say, a header route for
-// testers) are left alone.
-func managedRoute(r *networking.HTTPRoute, host, original string) bool {
-	if len(r.Route) == 0 {
+// managed reports whether a route's destinations are the traffic
+// gitcanary splits: every destination is the host, with no subset or the
+// original version's subset. Routes to other subsets (say, a header
+// route for testers) are left alone.
+func managed(dests []*networking.Destination, host, original string) bool {
+	if len(dests) == 0 {
 		return false
 	}
-	for _, d := range r.Route {
-		if d.Destination == nil || !SameHost(d.Destination.Host, host) {
+	for _, d := range dests {
+		if d == nil || !SameHost(d.Host, host) {
 			return false
 		}
-		if d.Destination.Subset != "" && d.Destination.Subset != original {
+		if d.Subset != "" && d.Subset != original {
 			return false
 		}
 	}
 	return true
 }
 
-// virtualServicePatch replaces the destinations of every managed HTTP
-// route with one destination per routed version, weights summing to 100,
-// and binds the VirtualService to the configured hosts and gateways.
-func virtualServicePatch(st *State, vs Object) ([]jsonPatch, error) {
+func httpDestinations(r *networking.HTTPRoute) []*networking.Destination {
+	var out []*networking.Destination
+	for _, d := range r.Route {
+		out = append(out, d.Destination)
+	}
+	return out
+}
+
+func routeDestinations(r []*networking.RouteDestination) []*networking.Destination {
+	var out []*networking.Destination
+	for _, d := range r {
+		out = append(out, d.Destination)
+	}
+	return out
+}
+
+// split returns the destinations of a managed route: one per routed
+// version, on the first destination's host and port.
+func split(st *State, first *networking.Destination) []*networking.RouteDestination {
+	var out []*networking.RouteDestination
+	for _, v := range st.Versions {
+		if v.Routed {
+			out = append(out, &networking.RouteDestination{
+				Destination: &networking.Destination{Host: first.Host, Subset: v.Version, Port: first.Port},
+				Weight:      v.Weight,
+			})
+		}
+	}
+	return out
+}
+
+// RoutesHost reports whether a VirtualService has a route (http, tcp or
+// tls) to host, and whether one of them names subset.
+func RoutesHost(vs Object, host, subset string) (routes, names bool, err error) {
+	var spec networking.VirtualService
+	if err := parseSpec(vs, &spec); err != nil {
+		return false, false, err
+	}
+	var all []*networking.Destination
+	for _, r := range spec.Http {
+		all = append(all, httpDestinations(r)...)
+	}
+	for _, r := range spec.Tcp {
+		all = append(all, routeDestinations(r.Route)...)
+	}
+	for _, r := range spec.Tls {
+		all = append(all, routeDestinations(r.Route)...)
+	}
+	for _, d := range all {
+		if d != nil && SameHost(d.Host, host) {
+			routes = true
+			names = names || subset != "" && d.Subset == subset
+		}
+	}
+	return routes, names, nil
+}
+
+// SplitsHost reports whether a VirtualService has a route gitcanary
+// splits: all of its destinations the host, with no subset or original.
+func SplitsHost(vs Object, host, original string) (bool, error) {
+	var spec networking.VirtualService
+	if err := parseSpec(vs, &spec); err != nil {
+		return false, err
+	}
+	for _, r := range spec.Http {
+		if managed(httpDestinations(r), host, original) {
+			return true, nil
+		}
+	}
+	for _, l := range []routeList{tcpRoutes(spec.Tcp), tlsRoutes(spec.Tls)} {
+		for _, r := range l.routes {
+			if managed(routeDestinations(*r), host, original) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// virtualServicePatch replaces the destinations of every managed route
+// (http, tcp and tls) with one destination per routed version, weights
+// summing to 100; the primary VirtualService (the one spec.traffic binds)
+// also gets the configured hosts, gateways and aliases.
+func virtualServicePatch(st *State, vs Object, primary bool) ([]jsonPatch, error) {
 	var spec networking.VirtualService
 	if err := parseSpec(vs, &spec); err != nil {
 		return nil, err
 	}
-	managed := 0
-	var routes []any
+	count := 0
+	var ops []jsonPatch
+	var http []any
 	for _, r := range spec.Http {
-		isManaged := managedRoute(r, st.Routing.Host, st.OriginalVersion)
+		isManaged := managed(httpDestinations(r), st.Routing.Host, st.OriginalVersion)
 		if isManaged {
-			managed++
+			count++
 			first := r.Route[0].Destination
 			r.Route = nil
-			for _, v := range st.Versions {
-				if !v.Routed {
-					continue
-				}
-				r.Route = append(r.Route, &networking.HTTPRouteDestination{
-					Destination: &networking.Destination{Host: first.Host, Subset: v.Version, Port: first.Port},
-					Weight:      v.Weight,
-				})
+			for _, d := range split(st, first) {
+				r.Route = append(r.Route, &networking.HTTPRouteDestination{Destination: d.Destination, Weight: d.Weight})
 			}
 		}
 		p, err := plain(r)
@@ -137,20 +213,42 @@ func virtualServicePatch(st *State, vs Object) ([]jsonPatch, error) {
 			return nil, err
 		}
 		if isManaged {
-			// protojson drops zero weights; a route at weight 0 is written out.
-			for _, d := range p.(map[string]any)["route"].([]any) {
-				if _, ok := d.(map[string]any)["weight"]; !ok {
-					d.(map[string]any)["weight"] = 0
-				}
-			}
+			zeroWeights(p)
 		}
-		routes = append(routes, p)
+		http = append(http, p)
 	}
-	if managed == 0 {
-		return nil, fmt.Errorf("VirtualService %s has no HTTP route that sends all its traffic to host %s (with subset %s or none); gitcanary needs one to split",
+	if len(http) > 0 {
+		ops = append(ops, jsonPatch{Op: "add", Path: "/spec/http", Value: http})
+	}
+	for _, l := range []routeList{tcpRoutes(spec.Tcp), tlsRoutes(spec.Tls)} {
+		if len(l.routes) == 0 {
+			continue
+		}
+		var out []any
+		for i, route := range l.routes {
+			isManaged := managed(routeDestinations(*route), st.Routing.Host, st.OriginalVersion)
+			if isManaged {
+				count++
+				*route = split(st, (*route)[0].Destination)
+			}
+			p, err := plain(l.values[i])
+			if err != nil {
+				return nil, err
+			}
+			if isManaged {
+				zeroWeights(p)
+			}
+			out = append(out, p)
+		}
+		ops = append(ops, jsonPatch{Op: "add", Path: "/spec/" + l.field, Value: out})
+	}
+	if count == 0 {
+		return nil, fmt.Errorf("VirtualService %s has no route that sends all its traffic to host %s (with subset %s or none); gitcanary needs one to split",
 			vs.Name(), st.Routing.Host, st.OriginalVersion)
 	}
-	ops := []jsonPatch{{Op: "add", Path: "/spec/http", Value: routes}}
+	if !primary {
+		return ops, nil
+	}
 	hosts := st.Routing.Hosts
 	if len(st.Routing.Aliases) > 0 {
 		if len(hosts) == 0 {
@@ -170,6 +268,41 @@ func virtualServicePatch(st *State, vs Object) ([]jsonPatch, error) {
 		ops = append(ops, jsonPatch{Op: "add", Path: "/spec/gateways", Value: st.Routing.Gateways})
 	}
 	return ops, nil
+}
+
+// zeroWeights writes out a route's zero weights, which protojson drops.
+func zeroWeights(route any) {
+	for _, d := range route.(map[string]any)["route"].([]any) {
+		if _, ok := d.(map[string]any)["weight"]; !ok {
+			d.(map[string]any)["weight"] = 0
+		}
+	}
+}
+
+// routeList is a VirtualService's tcp or tls routes: each route's
+// destinations, to rewrite in place, and the route, to marshal.
+type routeList struct {
+	field  string
+	routes []*[]*networking.RouteDestination
+	values []proto.Message
+}
+
+func tcpRoutes(rs []*networking.TCPRoute) routeList {
+	l := routeList{field: "tcp"}
+	for _, r := range rs {
+		l.routes = append(l.routes, &r.Route)
+		l.values = append(l.values, r)
+	}
+	return l
+}
+
+func tlsRoutes(rs []*networking.TLSRoute) routeList {
+	l := routeList{field: "tls"}
+	for _, r := range rs {
+		l.routes = append(l.routes, &r.Route)
+		l.values = append(l.values, r)
+	}
+	return l
 }
 
 // aliasEntries renders one ServiceEntry per alias: the alias host, inside

@@ -83,9 +83,13 @@ type Version struct {
 
 // Routing names the objects gitcanary patches and how the VirtualService is bound.
 type Routing struct {
-	Host            string   `json:"host"`
-	VirtualService  string   `json:"virtualService"`
-	DestinationRule string   `json:"destinationRule"`
+	Host string `json:"host"`
+	// VirtualService is the VirtualService whose hosts, gateways and
+	// aliases spec.traffic sets; its routes are split like the others'.
+	VirtualService string `json:"virtualService"`
+	// VirtualServices are the others whose routes to the host are split.
+	VirtualServices []ObjectRef `json:"virtualServices,omitempty"`
+	DestinationRule string      `json:"destinationRule"`
 	Hosts           []string `json:"hosts,omitempty"`
 	Gateways        []string `json:"gateways,omitempty"`
 	// Aliases are other names of the service, each rendered as a
@@ -93,6 +97,18 @@ type Routing struct {
 	Aliases []string `json:"aliases,omitempty"`
 	// Service is what aliases resolve to; set with Aliases.
 	Service *Service `json:"service,omitempty"`
+}
+
+// ObjectRef names an object; an empty namespace is the workload's.
+type ObjectRef struct {
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// AllVirtualServices lists every VirtualService whose routes to the host
+// gitcanary splits, the one spec.traffic binds first.
+func (r Routing) AllVirtualServices() []ObjectRef {
+	return append([]ObjectRef{{Name: r.VirtualService}}, r.VirtualServices...)
 }
 
 // Service is the Kubernetes Service behind the host, as aliases need it.
@@ -130,6 +146,7 @@ func (s *State) Clone() *State {
 	c.Routing.Hosts = slices.Clone(s.Routing.Hosts)
 	c.Routing.Gateways = slices.Clone(s.Routing.Gateways)
 	c.Routing.Aliases = slices.Clone(s.Routing.Aliases)
+	c.Routing.VirtualServices = slices.Clone(s.Routing.VirtualServices)
 	if s.Routing.Service != nil {
 		svc := *s.Routing.Service
 		svc.Ports = slices.Clone(svc.Ports)

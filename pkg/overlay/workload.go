@@ -83,9 +83,10 @@ type patchRef struct {
 }
 
 type target struct {
-	Group string `json:"group,omitempty"`
-	Kind  string `json:"kind"`
-	Name  string `json:"name"`
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // versionKustomization is the overlay that turns the template into the
