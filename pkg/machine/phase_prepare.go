@@ -334,7 +334,9 @@ func findRouting(objs []overlay.Object, t release.Traffic, appPath, original, na
 		}
 		return overlay.Routing{}, err
 	}
-	slices.SortFunc(refs, func(a, b overlay.ObjectRef) int { return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name) })
+	slices.SortFunc(refs, func(a, b overlay.ObjectRef) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
 	primary := 0
 	if t.VirtualService != "" {
 		primary = slices.IndexFunc(refs, func(r overlay.ObjectRef) bool { return r.Name == t.VirtualService })

@@ -90,8 +90,8 @@ type Routing struct {
 	// VirtualServices are the others whose routes to the host are split.
 	VirtualServices []ObjectRef `json:"virtualServices,omitempty"`
 	DestinationRule string      `json:"destinationRule"`
-	Hosts           []string `json:"hosts,omitempty"`
-	Gateways        []string `json:"gateways,omitempty"`
+	Hosts           []string    `json:"hosts,omitempty"`
+	Gateways        []string    `json:"gateways,omitempty"`
 	// Aliases are other names of the service, each rendered as a
 	// ServiceEntry resolving to Service and added to the VirtualService.
 	Aliases []string `json:"aliases,omitempty"`
