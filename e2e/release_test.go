@@ -56,6 +56,20 @@ func TestPromote(t *testing.T) {
 		t.Errorf("the root kustomization still names the component:\n%s", root)
 	}
 	s.checkFinished(context.Background(), r.Status.Phase, s.commitOf(r.Status.Seq))
+
+	// The user's files are the truth again: a person scales reviews-v2 in
+	// deployment.yaml, Argo CD syncs it, and the cluster follows.
+	ctx := context.Background()
+	edit, _, err := s.newWriter("person").commit(ctx, "apps/reviews/deployment.yaml", func(b []byte) []byte {
+		return []byte(strings.Replace(string(b), "replicas: 2", "replicas: 3", 1))
+	}, "reviews: three replicas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.syncAndWait(edit)
+	if got := s.env.Kubectl(t, "get", "deployment", "reviews-v2", "-n", s.ns, "-o", "jsonpath={.spec.replicas}"); got != "3" {
+		t.Errorf("after editing deployment.yaml, the cluster's reviews-v2 has %s replicas, want 3", got)
+	}
 }
 
 // TestAbandonAtFifty: abandon at 50% puts the cluster back to exactly the
