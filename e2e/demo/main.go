@@ -116,6 +116,21 @@ func run(ctx context.Context) error {
 	out, _ := env.ArgocdE(ctx, "app", "get", appName)
 	fmt.Print(out)
 
+	title("6. The app path handed back: the user's own files describe what runs")
+	bare := filepath.Join(env.GitDir(), repoName)
+	for _, args := range [][]string{
+		{"ls-tree", "-r", "--name-only", "main", "apps/reviews"},
+		{"show", "main:apps/reviews/deployment.yaml"},
+		{"show", "main:apps/reviews/kustomization.yaml"},
+	} {
+		fmt.Printf("\n$ git %s\n", strings.Join(args, " "))
+		out, err := exec.CommandContext(ctx, "git", append([]string{"-C", bare}, args...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		fmt.Print(string(out))
+	}
+
 	title("Inspect and stop")
 	fmt.Printf(`  export KUBECONFIG=%s
   %s/kubectl get deploy,vs,dr -n %s
