@@ -26,6 +26,7 @@ func TestInstallRBAC(t *testing.T) {
 		{"create", "events.events.k8s.io", "bookinfo", true},
 		{"get", "deployments.apps", "bookinfo", true},
 		{"get", "virtualservices.networking.istio.io", "bookinfo", true},
+		{"list", "virtualservices.networking.istio.io", "", true},
 		{"list", "workloadentries.networking.istio.io", "bookinfo", true},
 		{"list", "destinationrules.networking.istio.io", "bookinfo", true},
 		{"list", "serviceentries.networking.istio.io", "bookinfo", true},

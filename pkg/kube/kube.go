@@ -42,6 +42,10 @@ type Cluster interface {
 	// VirtualServiceRoutes returns the destinations of every HTTP route of
 	// the VirtualService, in order; found is false when it does not exist.
 	VirtualServiceRoutes(ctx context.Context, namespace, name string) (routes [][]Route, found bool, err error)
+	// VirtualServicesNaming lists, as "namespace/name", the
+	// VirtualServices of every namespace with a route to subset of the
+	// host fqdn; nil when the cluster forbids listing them.
+	VirtualServicesNaming(ctx context.Context, fqdn, subset string) ([]string, error)
 	// Exists reports whether an object exists.
 	Exists(ctx context.Context, ref Ref) (bool, error)
 	// NamespaceLabels returns a namespace's labels; found is false when

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	networking "istio.io/api/networking/v1alpha3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -121,4 +123,85 @@ func parseHTTPRoute(h map[string]any) ([]Route, error) {
 		routes = append(routes, r)
 	}
 	return routes, nil
+}
+
+// VirtualServicesNaming implements Cluster. It lists the VirtualServices
+// of every namespace in the served version and returns, as
+// "namespace/name", those with a route (http, tcp or tls) to the host
+// fqdn's subset, hosts resolved as Istio does (HostFQDN). A cluster that
+// forbids listing them cluster-wide answers nil: the check is skipped.
+func (c *cluster) VirtualServicesNaming(ctx context.Context, fqdn, subset string) ([]string, error) {
+	version, err := c.servedVersion(ctx, "virtualservices")
+	if err != nil {
+		return nil, err
+	}
+	type item struct {
+		ns, name string
+		spec     *networking.VirtualService
+	}
+	var items []item
+	opts := metav1.ListOptions{}
+	switch version {
+	case "v1":
+		l, e := c.istio.NetworkingV1().VirtualServices("").List(ctx, opts)
+		if err = e; e == nil {
+			for _, vs := range l.Items {
+				items = append(items, item{vs.Namespace, vs.Name, &vs.Spec})
+			}
+		}
+	case "v1beta1":
+		l, e := c.istio.NetworkingV1beta1().VirtualServices("").List(ctx, opts)
+		if err = e; e == nil {
+			for _, vs := range l.Items {
+				items = append(items, item{vs.Namespace, vs.Name, &vs.Spec})
+			}
+		}
+	default:
+		l, e := c.istio.NetworkingV1alpha3().VirtualServices("").List(ctx, opts)
+		if err = e; e == nil {
+			for _, vs := range l.Items {
+				items = append(items, item{vs.Namespace, vs.Name, &vs.Spec})
+			}
+		}
+	}
+	if apierrors.IsForbidden(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list VirtualServices (%s/%s): %w", istioGroup, version, err)
+	}
+	var out []string
+	for _, it := range items {
+		if NamesSubset(it.spec, it.ns, fqdn, subset) {
+			out = append(out, it.ns+"/"+it.name)
+		}
+	}
+	return out, nil
+}
+
+// NamesSubset reports whether a VirtualService of namespace has a route
+// (http, tcp or tls) to subset of the host fqdn.
+func NamesSubset(spec *networking.VirtualService, namespace, fqdn, subset string) bool {
+	var dests []*networking.Destination
+	for _, r := range spec.GetHttp() {
+		for _, d := range r.GetRoute() {
+			dests = append(dests, d.GetDestination())
+		}
+	}
+	for _, r := range spec.GetTcp() {
+		for _, d := range r.GetRoute() {
+			dests = append(dests, d.GetDestination())
+		}
+	}
+	for _, r := range spec.GetTls() {
+		for _, d := range r.GetRoute() {
+			dests = append(dests, d.GetDestination())
+		}
+	}
+	for _, d := range dests {
+		if d != nil && d.GetSubset() == subset && HostFQDN(d.GetHost(), namespace) == fqdn {
+			return true
+		}
+	}
+	return false
 }

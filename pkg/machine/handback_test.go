@@ -144,3 +144,42 @@ func TestHandBackThenEdit(t *testing.T) {
 		t.Errorf("the next release's new version does not start from the edited file: %v", d)
 	}
 }
+
+// TestComponentReferenceRoundTrip: adding the component's reference to a
+// root kustomization and removing it gives back the same bytes, whatever
+// the file's style; adding touches no other line.
+func TestComponentReferenceRoundTrip(t *testing.T) {
+	for _, root := range []string{
+		"resources:\n  - deployment.yaml\n",
+		"resources:\n- deployment.yaml\n# trailing comment\n",
+		"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ncomponents:\n    - ../shared   # shared labels\nresources: [deployment.yaml]\n",
+		"resources: [deployment.yaml]\ncomponents: [../shared]\n",
+		"resources:\n  - deployment.yaml",
+		"# header\nnamespace: bookinfo  # comment\nimages:\n  - name: x\n    newTag: \"1\"\n",
+	} {
+		with, err := withComponent([]byte(root))
+		if err != nil {
+			t.Fatalf("%q: %v", root, err)
+		}
+		if !strings.Contains(string(with), overlay.Dir) {
+			t.Errorf("%q: no reference added:\n%s", root, with)
+		}
+		for _, line := range strings.Split(root, "\n") {
+			// A flow list gets the entry on its own line.
+			if !strings.Contains(string(with), line) && !strings.HasPrefix(line, "components: [") {
+				t.Errorf("%q: line %q was changed:\n%s", root, line, with)
+			}
+		}
+		again, err := withComponent(with)
+		if err != nil || string(again) != string(with) {
+			t.Errorf("%q: adding twice changed the file: %v\n%s", root, err, again)
+		}
+		without, err := withoutComponent(with)
+		if err != nil {
+			t.Fatalf("%q: %v", root, err)
+		}
+		if string(without) != root {
+			t.Errorf("%q: removing gives\n%q", root, without)
+		}
+	}
+}

@@ -31,6 +31,24 @@ func TestStartChecksTheLiveCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("another app's VirtualService routes the stable subset", func(t *testing.T) {
+		w := newWorld(t)
+		// An edge team's VirtualService, not in apps/reviews, sends
+		// /reviews to the stable subset: a promote would strand it.
+		w.Cluster.SetRoutes("edge", "shop", [][]kube.Route{{{Host: "reviews." + namespace + ".svc.cluster.local", Subset: "v1", Weight: 100}}})
+		// One in another namespace naming its own "reviews" is not it.
+		w.Cluster.SetRoutes("other", "reviews", [][]kube.Route{{{Host: "reviews", Subset: "v1", Weight: 100}}})
+		_, err := w.machine(t).Start(ctx, testRelease(t))
+		want := "VirtualService edge/shop in the cluster routes host reviews to subset v1, which a promote removes, and apps/reviews does not render it, so gitcanary cannot split it: " +
+			"move that route into apps/reviews, or make it route the host without a subset: invalid release"
+		if err == nil || !strings.HasSuffix(err.Error(), want) || !errors.Is(err, release.ErrInvalid) {
+			t.Fatalf("Start: %v\nwant %s", err, want)
+		}
+		if n := len(w.Server.Commits(t, "apps.git")); n != 1 {
+			t.Errorf("%d commits; want none made", n-1)
+		}
+	})
+
 	t.Run("custom kind path does not resolve", func(t *testing.T) {
 		w := newWorld(t)
 		kinds := kube.NewKinds()

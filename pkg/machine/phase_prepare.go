@@ -82,6 +82,9 @@ func (m *Machine) prepare(ctx context.Context, spec release.Spec, opts StartOpti
 			if err != nil {
 				return err
 			}
+			if err := m.checkForeignRoutes(ctx, routing, spec, original, d.app.Path); err != nil {
+				return err
+			}
 			if kind.VM {
 				ref.Entries = groupEntries(base, stableObj)
 			}
@@ -277,6 +280,40 @@ func (m *Machine) findWorkload(objs []overlay.Object, w release.Workload, appPat
 		return nil, kube.Kind{}, fmt.Errorf("workload kind %s (%s) is not known to gitcanary: describe it under customWorkloads in the config file (see docs/custom-workloads.md): %w", o.Kind(), o.APIVersion(), release.ErrInvalid)
 	}
 	return o, k, nil
+}
+
+// checkForeignRoutes refuses a release when a VirtualService in the
+// cluster that the app does not render (another Application's, or made by
+// hand) routes the host to the stable subset: a promote removes that
+// subset, and gitcanary can only split what it commits.
+func (m *Machine) checkForeignRoutes(ctx context.Context, r overlay.Routing, spec release.Spec, original, appPath string) error {
+	if m.deps.Cluster == nil {
+		return nil
+	}
+	ns := spec.Workload.Namespace
+	names, err := m.deps.Cluster.VirtualServicesNaming(ctx, kube.HostFQDN(spec.Traffic.Host, ns), original)
+	if err != nil {
+		return err
+	}
+	ours := map[string]bool{}
+	for _, ref := range r.AllVirtualServices() {
+		vsNS := ns
+		if ref.Namespace != "" {
+			vsNS = ref.Namespace
+		}
+		ours[vsNS+"/"+ref.Name] = true
+	}
+	var foreign []string
+	for _, n := range names {
+		if !ours[n] {
+			foreign = append(foreign, n)
+		}
+	}
+	if len(foreign) == 0 {
+		return nil
+	}
+	return fmt.Errorf("VirtualService %s in the cluster routes host %s to subset %s, which a promote removes, and %s does not render it, so gitcanary cannot split it: "+
+		"move that route into %s, or make it route the host without a subset: %w", strings.Join(foreign, ", "), spec.Traffic.Host, original, appPath, appPath, release.ErrInvalid)
 }
 
 // errNoRouting: the app has no DestinationRule or VirtualService for the host.

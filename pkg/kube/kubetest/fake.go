@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 
@@ -282,6 +283,34 @@ func (f *Fake) VirtualServiceRoutes(ctx context.Context, namespace, name string)
 		routes = [][]kube.Route{}
 	}
 	return routes, true, nil
+}
+
+// VirtualServicesNaming implements kube.Cluster over the routes set or
+// applied (HTTP routes, as the fake keeps them), hosts resolved as Istio
+// does.
+func (f *Fake) VirtualServicesNaming(ctx context.Context, fqdn, subset string) ([]string, error) {
+	if err := f.callErr(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k, routes := range f.routes {
+		if !f.objects[k] {
+			continue
+		}
+		named := false
+		for _, r := range routes {
+			for _, d := range r {
+				named = named || d.Subset == subset && kube.HostFQDN(d.Host, k.namespace) == fqdn
+			}
+		}
+		if named {
+			out = append(out, k.namespace+"/"+k.name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // Exists implements kube.Cluster.
