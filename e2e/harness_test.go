@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gitcanary/gitcanary/e2e/testbed"
 	"github.com/gitcanary/gitcanary/fixtures"
@@ -28,6 +30,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/machine"
+	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
 	"github.com/gitcanary/gitcanary/templates"
 )
@@ -41,6 +44,7 @@ type scenario struct {
 	ns        string
 	path      string // the app path released, apps/reviews unless an option changes it
 	apps      fs.FS  // the app repository seeded, fixtures.Apps unless an option changes it
+	doc       []byte // the Release as its user wrote it (withRelease); nil: templates.Release
 	automated *templates.AutomatedSync
 	endpoints bool // checkConverged also checks the EndpointSlices behind routed subsets
 	server    *gittest.Server
@@ -74,16 +78,8 @@ func withFile(path string, data []byte) option {
 func withFiles(files map[string][]byte) option {
 	return func(s *scenario) {
 		out := fstest.MapFS{}
-		err := fs.WalkDir(s.apps, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := fs.ReadFile(s.apps, p)
+		for p, b := range filesUnder(s.t, s.apps, ".") {
 			out[p] = &fstest.MapFile{Data: b}
-			return err
-		})
-		if err != nil {
-			s.t.Fatal(err)
 		}
 		for p, b := range files {
 			if b == nil {
@@ -96,9 +92,46 @@ func withFiles(files map[string][]byte) option {
 	}
 }
 
+// filesUnder reads every file of fsys under dir, by path in fsys.
+func filesUnder(t testing.TB, fsys fs.FS, dir string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		files[p] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// withSample seeds the repository with the sample app apps/<name> of
+// fixtures.Samples alone, as its project ships it, and releases that path.
+// Give the Release with withRelease.
+func withSample(name string) option {
+	return func(s *scenario) {
+		s.path = "apps/" + name
+		s.apps = fstest.MapFS{}
+		withFiles(filesUnder(s.t, fixtures.Samples, s.path))(s)
+	}
+}
+
+// withRelease makes doc, a Release as its user would write it (say a
+// sample's, fixtures.Samples' releases/), the scenario's Release, in place
+// of the ReleaseParams given to newScenario.
+func withRelease(doc []byte) option {
+	return func(s *scenario) { s.doc = doc }
+}
+
 // newScenario deploys the fixture app at its stable version and writes a
-// Release file of it with the given parameters (repository, app path,
-// Application and namespace are filled in).
+// Release file of it with the given parameters, or the document given with
+// withRelease (repository, app path, Application and namespace are filled
+// in).
 func newScenario(t testing.TB, name string, p templates.ReleaseParams, opts ...option) *scenario {
 	env := testbed.Require(t)
 	ctx := context.Background()
@@ -121,7 +154,11 @@ func newScenario(t testing.TB, name string, p templates.ReleaseParams, opts ...o
 		t.Fatal(err)
 	}
 	s.deploy()
-	s.writeRelease(p)
+	if s.doc != nil {
+		s.writeReleaseDoc(s.doc)
+	} else {
+		s.writeRelease(p)
+	}
 	return s
 }
 
@@ -155,17 +192,42 @@ func (s *scenario) deploy() {
 // parameters (repository, app path, Application and namespace filled in)
 // and makes it the release the scenario's helpers look at.
 func (s *scenario) writeRelease(p templates.ReleaseParams) {
-	t := s.t
-	t.Helper()
-	s.file = filepath.Join(t.TempDir(), "release.yaml")
+	s.t.Helper()
 	p.RepoURL, p.Path, p.Application, p.Namespace = s.url, s.path, s.ns, s.ns
 	out, err := templates.Release(p)
 	if err != nil {
-		t.Fatal(err)
+		s.t.Fatal(err)
 	}
+	s.writeReleaseFile(out)
+}
+
+// writeReleaseDoc writes doc, a Release as its user would write it, as the
+// scenario's Release file, with the scenario's repository, app path,
+// Application and namespace.
+func (s *scenario) writeReleaseDoc(doc []byte) {
+	s.t.Helper()
+	r, err := release.Parse(doc)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	r.Spec.Repo.URL, r.Spec.Repo.Path, r.Spec.ArgoCD.Application, r.Spec.Workload.Namespace = s.url, s.path, s.ns, s.ns
+	out, err := release.Marshal(r)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.writeReleaseFile(out)
+}
+
+// writeReleaseFile writes out as the scenario's Release file and makes it
+// the release the scenario's helpers look at.
+func (s *scenario) writeReleaseFile(out []byte) {
+	t := s.t
+	t.Helper()
+	s.file = filepath.Join(t.TempDir(), "release.yaml")
 	if err := os.WriteFile(s.file, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if s.rel, err = release.Parse(out); err != nil {
 		t.Fatal(err)
 	}
@@ -298,8 +360,9 @@ func (s *scenario) synced(ctx context.Context) *release.Release {
 // checkConverged asserts the three views agree after a phase converged:
 // git's record, Argo CD (its last operation applied a revision containing
 // the release's commit, gitcanary's files unchanged since; for a finished
-// release, see checkFinished), the cluster's weights and, with s.endpoints,
-// ready endpoints behind every routed subset.
+// release, see checkFinished), the weights in the cluster of every
+// VirtualService the release splits and, with s.endpoints, ready endpoints
+// behind every routed subset.
 func (s *scenario) checkConverged(ctx context.Context, rec *release.Release) {
 	s.t.Helper()
 	if n := len(s.phases); n == 0 || s.phases[n-1] != rec.Status.Phase {
@@ -320,8 +383,11 @@ func (s *scenario) checkConverged(ctx context.Context, rec *release.Release) {
 	} else if moved := s.checkApplied(ctx, rec.Status.Phase, commit); moved {
 		return // Argo CD already applied the release's next commit: the cluster shows that one
 	}
-	if got, want := s.routes(ctx), release.FormatWeights(rec.Status.Weights); got != want {
-		s.t.Errorf("%s: cluster routes %s, git says %s", rec.Status.Phase, got, want)
+	want := release.FormatWeights(rec.Status.Weights)
+	for _, vs := range s.splitVirtualServices(rec.Status.Seq) {
+		if got := s.routesOf(ctx, vs); got != want {
+			s.t.Errorf("%s: cluster's VirtualService %s routes %s, git says %s", rec.Status.Phase, vs.Name, got, want)
+		}
 	}
 	if s.endpoints {
 		s.checkEndpoints(ctx, rec.Status.Phase)
@@ -361,14 +427,53 @@ func (s *scenario) releaseCommits() []releaseCommit {
 	return cs
 }
 
-// routes reads the VirtualService's first HTTP route from the cluster: "v1=90,v2=10".
-func (s *scenario) routes(ctx context.Context) string {
-	routes, found, err := s.cluster.VirtualServiceRoutes(ctx, s.ns, "reviews")
-	if err != nil || !found || len(routes) == 0 {
-		s.t.Fatalf("VirtualService reviews: found=%v err=%v", found, err)
+// splitVirtualServices lists the VirtualServices whose routes the release
+// splits, as git's state says at the release's commit with Gitcanary-Seq
+// seq or, when that commit handed the app back (no state), at its last
+// commit before that with a state.
+func (s *scenario) splitVirtualServices(seq int) []overlay.ObjectRef {
+	s.t.Helper()
+	file := s.path + "/" + overlay.Dir + "/" + overlay.StateFile
+	cs := s.releaseCommits()
+	for i := len(cs) - 1; i >= 0; i-- {
+		if n, _ := strconv.Atoi(cs[i].seq); n > seq || s.server.Git(s.t, "apps.git", "ls-tree", "--name-only", cs[i].hash, "--", file) == "" {
+			continue
+		}
+		var st overlay.State
+		if err := yaml.Unmarshal([]byte(s.server.Git(s.t, "apps.git", "show", cs[i].hash+":"+file)), &st); err != nil {
+			s.t.Fatalf("%s at %.8s: %v", file, cs[i].hash, err)
+		}
+		return st.Routing.AllVirtualServices()
 	}
+	s.t.Fatalf("no commit of %s up to Gitcanary-Seq %d has %s", s.name(), seq, file)
+	return nil
+}
+
+// routes reads the first HTTP route of the VirtualService named like the
+// release's app from the cluster: "v1=90,v2=10".
+func (s *scenario) routes(ctx context.Context) string {
+	return s.routesOf(ctx, overlay.ObjectRef{Name: s.rel.Spec.AppName()})
+}
+
+// routesOf reads the first HTTP route of VirtualService vs (in the
+// scenario's namespace unless it names one) from the cluster.
+func (s *scenario) routesOf(ctx context.Context, vs overlay.ObjectRef) string {
+	s.t.Helper()
+	ns := s.ns
+	if vs.Namespace != "" {
+		ns = vs.Namespace
+	}
+	routes, found, err := s.cluster.VirtualServiceRoutes(ctx, ns, vs.Name)
+	if err != nil || !found || len(routes) == 0 {
+		s.t.Fatalf("VirtualService %s in %s: found=%v err=%v", vs.Name, ns, found, err)
+	}
+	return formatRoute(routes[0])
+}
+
+// formatRoute formats a route's destinations by subset: "v1=90,v2=10".
+func formatRoute(route []kube.Route) string {
 	var parts []string
-	for _, d := range routes[0] {
+	for _, d := range route {
 		parts = append(parts, fmt.Sprintf("%s=%d", d.Subset, d.Weight))
 	}
 	return strings.Join(parts, ",")

@@ -34,16 +34,8 @@ const otherConfigMap = "apps/other/cm.yaml"
 func withMonorepo() option {
 	return func(s *scenario) {
 		files := map[string][]byte{}
-		err := fs.WalkDir(fixtures.Monorepo, "monorepo", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := fs.ReadFile(fixtures.Monorepo, p)
+		for p, b := range filesUnder(s.t, fixtures.Monorepo, "monorepo") {
 			files[strings.TrimPrefix(p, "monorepo/")] = b
-			return err
-		})
-		if err != nil {
-			s.t.Fatal(err)
 		}
 		kust, err := fs.ReadFile(s.apps, "apps/reviews/kustomization.yaml")
 		if err != nil {
@@ -60,18 +52,10 @@ func withMonorepo() option {
 func withReviewsAt(paths ...string) option {
 	return func(s *scenario) {
 		files := map[string][]byte{}
-		err := fs.WalkDir(s.apps, "apps/reviews", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := fs.ReadFile(s.apps, p)
+		for p, b := range filesUnder(s.t, s.apps, "apps/reviews") {
 			for _, to := range paths {
 				files[path.Join(to, strings.TrimPrefix(p, "apps/reviews/"))] = b
 			}
-			return err
-		})
-		if err != nil {
-			s.t.Fatal(err)
 		}
 		withFiles(files)(s)
 		s.path = paths[0]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -27,6 +28,16 @@ func sampleApp(t *testing.T, name string) *App {
 	return app
 }
 
+// sampleDoc is fixtures.Samples' Release file releases/<name>.yaml.
+func sampleDoc(t *testing.T, name string) string {
+	t.Helper()
+	b, err := fs.ReadFile(fixtures.Samples, "releases/"+name+".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // sampleRelease is a Release of a sample app, as its user would write it.
 func sampleRelease(t *testing.T, doc string) *release.Release {
 	t.Helper()
@@ -40,19 +51,6 @@ func sampleRelease(t *testing.T, doc string) *release.Release {
 	return r
 }
 
-const helloworldV3 = `apiVersion: gitcanary.io/v1alpha1
-kind: Release
-metadata: {name: helloworld-v3}
-spec:
-  repo: {url: "git://127.0.0.1/apps.git", branch: main, path: apps/helloworld}
-  argocd: {application: helloworld}
-  workload: {kind: Deployment, name: helloworld-v1, namespace: sample}
-  version: v3
-  images: [{name: registry.istio.io/release/examples-helloworld-v1, newName: registry.istio.io/release/examples-helloworld-v2}]
-  traffic: {host: helloworld}
-  steps: [{setWeight: 20}, {setWeight: 100}]
-`
-
 // TestPlanHelloworld: Istio's helloworld sample as it ships, beside our
 // mesh VirtualService: two VirtualServices route the host (the gateway's
 // /hello without a subset, the mesh one to subset v1). Both are split at
@@ -63,6 +61,7 @@ spec:
 func TestPlanHelloworld(t *testing.T) {
 	ctx := context.Background()
 	app := sampleApp(t, "helloworld")
+	helloworldV3 := sampleDoc(t, "helloworld-v3")
 	states, err := New(Deps{}, "helloworld-v3", "apps/helloworld").Plan(ctx, app, sampleRelease(t, helloworldV3))
 	if err != nil {
 		t.Fatal(err)
@@ -114,20 +113,6 @@ func weightsOf(vs overlay.Object) string {
 	return strings.Join(parts, ",")
 }
 
-const productcatalogV2 = `apiVersion: gitcanary.io/v1alpha1
-kind: Release
-metadata: {name: productcatalogservice-v2}
-spec:
-  repo: {url: "git://127.0.0.1/apps.git", branch: main, path: apps/productcatalog}
-  argocd: {application: productcatalog}
-  workload: {kind: Deployment, name: productcatalogservice, namespace: boutique}
-  version: v2
-  stableVersion: v1
-  images: [{name: productcatalogservice, newTag: "2.0"}]
-  traffic: {host: productcatalogservice}
-  steps: [{setWeight: 10}, {pause: {}}, {setWeight: 100}]
-`
-
 // TestPlanProductCatalog: Online Boutique's productcatalogservice as it
 // ships: a Deployment named exactly like its Service and app label, with
 // no version label, a bare image and a container not named after the
@@ -137,7 +122,7 @@ spec:
 func TestPlanProductCatalog(t *testing.T) {
 	ctx := context.Background()
 	app := sampleApp(t, "productcatalog")
-	states, err := New(Deps{}, "productcatalogservice-v2", "apps/productcatalog").Plan(ctx, app, sampleRelease(t, productcatalogV2))
+	states, err := New(Deps{}, "productcatalogservice-v2", "apps/productcatalog").Plan(ctx, app, sampleRelease(t, sampleDoc(t, "productcatalogservice-v2")))
 	if err != nil {
 		t.Fatal(err)
 	}
