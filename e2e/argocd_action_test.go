@@ -50,7 +50,7 @@ func TestControllerArgoCDAction(t *testing.T) {
 	dyn := s.dynamic()
 	s.startController("a", s.cache)
 	s.env.Argocd(t, "app", "sync", appName, "--timeout", "60")
-	s.waitCR(dyn, "the pause at 10%", 2*time.Minute, pausedAt10)
+	s.waitCR(dyn, "the pause at 10%", crWait, pausedAt10)
 
 	// Argo CD judges the Release with the shipped Lua: Suspended, waiting for approval.
 	deadline := time.Now().Add(60 * time.Second)
@@ -71,6 +71,6 @@ func TestControllerArgoCDAction(t *testing.T) {
 	s.env.Argocd(t, "app", "actions", "run", appName, "approve", "--kind", "Release", "--group", "gitcanary.io",
 		"--resource-name", "reviews-v2", "--namespace", s.ns)
 
-	s.waitCR(dyn, "Promoted", 2*time.Minute, promoted)
+	s.waitCR(dyn, "Promoted", crWait, promoted)
 	s.checkPromoted()
 }

@@ -63,7 +63,7 @@ func TestControllerResource(t *testing.T) {
 	c := s.startController("a", s.cache)
 	s.env.Kubectl(t, "apply", "-n", s.ns, "-f", s.file)
 
-	st := s.waitCR(dyn, "the pause at 10%", 2*time.Minute, pausedAt10)
+	st := s.waitCR(dyn, "the pause at 10%", crWait, pausedAt10)
 	rec := s.checkHead()
 	if st.Seq != rec.Status.Seq || release.FormatWeights(st.Weights) != "v1=90,v2=10" || st.Commit != s.head() {
 		t.Errorf("Release status seq %d weights %s commit %.8s; git's head %.8s has seq %d weights %s",
@@ -81,7 +81,7 @@ func TestControllerResource(t *testing.T) {
 	})
 
 	s.approveCR()
-	st = s.waitCR(dyn, "Promoted", 2*time.Minute, promoted)
+	st = s.waitCR(dyn, "Promoted", crWait, promoted)
 	if conditionTrue(st, controller.ConditionProgressing) || conditionTrue(st, controller.ConditionPaused) || st.CanaryWeight != 100 {
 		t.Errorf("promoted Release: weight %d, conditions %s", st.CanaryWeight, conditions(st))
 	}
@@ -162,7 +162,7 @@ func TestControllerRestart(t *testing.T) {
 	t.Logf("killed after commit seq %s", seqs[len(seqs)-1])
 
 	second := s.startController("second", s.cache)
-	s.waitCR(dyn, "Promoted", 2*time.Minute, promoted)
+	s.waitCR(dyn, "Promoted", crWait, promoted)
 	s.checkPromoted()
 	want := "start route step/0/weight/10 step/1/weight/50 step/2/weight/100 promote retire promoted"
 	if got := strings.Join(s.actions(), " "); got != want {
@@ -189,7 +189,7 @@ func TestControllerLeaderElection(t *testing.T) {
 	b.waitLog("attempting to acquire leader lease", 1, 30*time.Second)
 
 	s.env.Kubectl(t, "apply", "-n", s.ns, "-f", s.file)
-	s.waitCR(dyn, "the pause at 10%", 2*time.Minute, pausedAt10)
+	s.waitCR(dyn, "the pause at 10%", crWait, pausedAt10)
 	s.checkHead()
 	if h := s.leaseHolder(dyn); h != idA {
 		t.Errorf("Lease held by %q, want the first instance %q", h, idA)
@@ -219,7 +219,7 @@ func TestControllerLeaderElection(t *testing.T) {
 	t.Logf("b took the Lease %s after a stopped", time.Since(began).Round(100*time.Millisecond))
 
 	s.approveCR()
-	s.waitCR(dyn, "Promoted", 2*time.Minute, promoted)
+	s.waitCR(dyn, "Promoted", crWait, promoted)
 	s.checkPromoted()
 	if !strings.Contains(b.log(), "msg=committed") {
 		t.Errorf("the new leader committed nothing")

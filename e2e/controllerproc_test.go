@@ -269,6 +269,12 @@ func (s *scenario) crStatus(dyn dynamic.Interface) (controller.Status, error) {
 	return st, err
 }
 
+// crWait bounds how long a scenario waits for a controller-driven phase.
+// It is a bound on waiting, not a speed target: with every scenario
+// running at once on two cores, one step has been seen to take two
+// minutes to converge (Argo CD's controller is shared by all of them).
+const crWait = 4 * time.Minute
+
 // waitCR waits until the Release resource's status satisfies ok.
 func (s *scenario) waitCR(dyn dynamic.Interface, what string, timeout time.Duration, ok func(controller.Status) bool) controller.Status {
 	s.t.Helper()
