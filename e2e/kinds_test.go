@@ -219,6 +219,14 @@ func argoCDLearnsKind(t testing.TB, env testbed.Env, crd string) {
 func playDeploymentConfigController(s *scenario) {
 	dcs := s.dynamic().Resource(schema.GroupVersionResource{Group: deploymentConfigs.Group, Version: deploymentConfigs.Version, Resource: deploymentConfigs.Resource}).Namespace(s.ns)
 	rcs := s.dynamic().Resource(schema.GroupVersionResource{Version: "v1", Resource: "replicationcontrollers"}).Namespace(s.ns)
+	s.standIn("DeploymentConfig stand-in controller", func(ctx context.Context) error { return rollOutAll(ctx, dcs, rcs) })
+}
+
+// standIn plays a controller the test bed lacks: step runs every 200 ms
+// until the test ends (an error, such as a conflict, is logged and
+// retried on the next tick). Its cleanup stops the loop and waits for it,
+// so cleanups registered before it run after the loop has stopped.
+func (s *scenario) standIn(what string, step func(ctx context.Context) error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -227,8 +235,8 @@ func playDeploymentConfigController(s *scenario) {
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if err := rollOutAll(ctx, dcs, rcs); err != nil && ctx.Err() == nil {
-				s.t.Logf("DeploymentConfig stand-in controller: %v", err) // a conflict is retried on the next tick
+			if err := step(ctx); err != nil && ctx.Err() == nil {
+				s.t.Logf("%s: %v", what, err)
 			}
 			select {
 			case <-ctx.Done():

@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -225,27 +224,8 @@ func playVolumeBinder(s *scenario) {
 	claims := s.dynamic().Resource(claimsGVR).Namespace(s.ns)
 	volumes := s.dynamic().Resource(volumesGVR)
 	owner := "gitcanary.io/e2e-namespace=" + s.ns
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if err := bindAll(ctx, claims, volumes, s.ns); err != nil && ctx.Err() == nil {
-				s.t.Logf("volume binder stand-in: %v", err) // retried on the next tick
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	// Registered first, so it runs after the loop's cleanup has stopped it.
 	s.t.Cleanup(func() {
-		cancel()
-		wg.Wait()
 		ctx := context.Background()
 		unprotect := []byte(`{"metadata":{"finalizers":null}}`)
 		if list, err := claims.List(ctx, metav1.ListOptions{}); err == nil {
@@ -260,6 +240,7 @@ func playVolumeBinder(s *scenario) {
 			}
 		}
 	})
+	s.standIn("volume binder stand-in", func(ctx context.Context) error { return bindAll(ctx, claims, volumes, s.ns) })
 }
 
 func bindAll(ctx context.Context, claims, volumes dynamic.ResourceInterface, ns string) error {

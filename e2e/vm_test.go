@@ -269,25 +269,7 @@ func (f *vmFleet) isUp(addr string) bool {
 func playIstiod(vms *vmFleet) option {
 	return func(s *scenario) {
 		entries := s.dynamic().Resource(entriesGVR).Namespace(s.ns)
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(200 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				if err := reportHealth(ctx, entries, vms); err != nil && ctx.Err() == nil {
-					s.t.Logf("istiod stand-in: %v", err) // a conflict is retried on the next tick
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-			}
-		}()
-		s.t.Cleanup(func() { cancel(); wg.Wait() })
+		s.standIn("istiod stand-in", func(ctx context.Context) error { return reportHealth(ctx, entries, vms) })
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gitcanary/gitcanary/pkg/overlay"
 	networking "istio.io/api/networking/v1alpha3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -182,23 +183,7 @@ func (c *cluster) VirtualServicesNaming(ctx context.Context, fqdn, subset string
 // NamesSubset reports whether a VirtualService of namespace has a route
 // (http, tcp or tls) to subset of the host fqdn.
 func NamesSubset(spec *networking.VirtualService, namespace, fqdn, subset string) bool {
-	var dests []*networking.Destination
-	for _, r := range spec.GetHttp() {
-		for _, d := range r.GetRoute() {
-			dests = append(dests, d.GetDestination())
-		}
-	}
-	for _, r := range spec.GetTcp() {
-		for _, d := range r.GetRoute() {
-			dests = append(dests, d.GetDestination())
-		}
-	}
-	for _, r := range spec.GetTls() {
-		for _, d := range r.GetRoute() {
-			dests = append(dests, d.GetDestination())
-		}
-	}
-	for _, d := range dests {
+	for _, d := range overlay.Destinations(spec) {
 		if d != nil && d.GetSubset() == subset && HostFQDN(d.GetHost(), namespace) == fqdn {
 			return true
 		}

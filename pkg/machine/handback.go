@@ -180,7 +180,7 @@ func (e *editor) workload(st *overlay.State, base, full []overlay.Object) error 
 	for _, list := range []string{"containers", "initContainers"} {
 		oc, _ := overlay.Lookup(old[0], ref.PodTemplate+".spec."+list).([]any)
 		nc, _ := overlay.Lookup(now[0], ref.PodTemplate+".spec."+list).([]any)
-		src := yamledit.Get(doc, append(fields(ref.PodTemplate), "spec", list)...)
+		src := yamledit.Get(doc, append(overlay.PathFields(ref.PodTemplate), "spec", list)...)
 		for i := range nc {
 			if i >= len(oc) || src == nil || i >= len(src.Content) {
 				return fmt.Errorf("%s %s: %s differ in number", ref.Kind, ref.Name, list)
@@ -222,7 +222,7 @@ func setMap(f *yamledit.File, doc *kyaml.Node, p string, old, now overlay.Object
 		return nil
 	}
 	slices.Sort(keys)
-	at := fields(p)
+	at := overlay.PathFields(p)
 	node := yamledit.Get(doc, at...)
 	if node == nil || len(node.Content) == 0 {
 		parent := yamledit.Get(doc, at[:len(at)-1]...)
@@ -386,17 +386,6 @@ func sameObjects(want []overlay.Object, rendered []byte) error {
 		return fmt.Errorf("the handed-back app would render %s in addition", k)
 	}
 	return nil
-}
-
-// fields splits a dot path.
-func fields(p string) []string {
-	var out []string
-	for _, f := range strings.Split(strings.TrimPrefix(p, "."), ".") {
-		if f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // withComponent adds gitcanary's component to a kustomization.

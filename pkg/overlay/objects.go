@@ -67,7 +67,7 @@ func Find(objs []Object, kind, name string) []Object {
 // nested map; nil when any part is missing.
 func Lookup(o map[string]any, path string) any {
 	var cur any = o
-	for _, part := range splitPath(path) {
+	for _, part := range PathFields(path) {
 		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil
@@ -80,7 +80,7 @@ func Lookup(o map[string]any, path string) any {
 // ensureMap returns the map at path, creating missing maps on the way.
 func ensureMap(o map[string]any, path string) (map[string]any, error) {
 	cur := o
-	for _, part := range splitPath(path) {
+	for _, part := range PathFields(path) {
 		next, ok := cur[part]
 		if !ok || next == nil {
 			m := map[string]any{}
@@ -97,7 +97,8 @@ func ensureMap(o map[string]any, path string) (map[string]any, error) {
 	return cur, nil
 }
 
-func splitPath(path string) []string {
+// PathFields splits a dot path: ".spec.template" → [spec template].
+func PathFields(path string) []string {
 	var parts []string
 	for _, p := range strings.Split(strings.TrimPrefix(path, "."), ".") {
 		if p != "" {
@@ -110,7 +111,7 @@ func splitPath(path string) []string {
 // pointer turns a dot path into a JSON pointer: ".spec.template" → "/spec/template".
 func pointer(path string, more ...string) string {
 	var b strings.Builder
-	for _, p := range append(splitPath(path), more...) {
+	for _, p := range append(PathFields(path), more...) {
 		b.WriteByte('/')
 		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(p, "~", "~0"), "/", "~1"))
 	}

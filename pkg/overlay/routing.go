@@ -138,6 +138,22 @@ func split(st *State, first *networking.Destination) []*networking.RouteDestinat
 	return out
 }
 
+// Destinations lists the destinations of every route (http, tcp, tls) of
+// a VirtualService spec.
+func Destinations(spec *networking.VirtualService) []*networking.Destination {
+	var all []*networking.Destination
+	for _, r := range spec.GetHttp() {
+		all = append(all, httpDestinations(r)...)
+	}
+	for _, r := range spec.GetTcp() {
+		all = append(all, routeDestinations(r.GetRoute())...)
+	}
+	for _, r := range spec.GetTls() {
+		all = append(all, routeDestinations(r.GetRoute())...)
+	}
+	return all
+}
+
 // RoutesHost reports whether a VirtualService has a route (http, tcp or
 // tls) to host, and whether one of them names subset.
 func RoutesHost(vs Object, host, subset string) (routes, names bool, err error) {
@@ -145,17 +161,7 @@ func RoutesHost(vs Object, host, subset string) (routes, names bool, err error) 
 	if err := parseSpec(vs, &spec); err != nil {
 		return false, false, err
 	}
-	var all []*networking.Destination
-	for _, r := range spec.Http {
-		all = append(all, httpDestinations(r)...)
-	}
-	for _, r := range spec.Tcp {
-		all = append(all, routeDestinations(r.Route)...)
-	}
-	for _, r := range spec.Tls {
-		all = append(all, routeDestinations(r.Route)...)
-	}
-	for _, d := range all {
+	for _, d := range Destinations(&spec) {
 		if d != nil && SameHost(d.Host, host) {
 			routes = true
 			names = names || subset != "" && d.Subset == subset
