@@ -8,7 +8,7 @@ BIN   := bin/gitcanary
 HEAVY := flock -o /tmp/gitcanary-heavy.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-unit test-e2e lint fmt bench bench-go bench-scale bench-e2e demo demo-down clean
+.PHONY: help build test test-unit test-e2e fuzz lint fmt bench bench-go bench-scale bench-e2e demo demo-down clean
 
 include e2e/testbed/testbed.mk
 
@@ -27,6 +27,18 @@ test-unit: ## unit and integration tests only (git on loopback, kustomize in-pro
 
 test-e2e: testbed-up ## only the end-to-end tests against the running test bed
 	GITCANARY_E2E=1 $(GO) test -count=1 -timeout 45m -v ./e2e/...
+
+FUZZTIME ?= 60s
+# package:target, one per fuzz target (go test -fuzz takes one target per run).
+FUZZ_TARGETS := release:FuzzRelease config:FuzzConfig machine:FuzzPlan machine:FuzzRecord
+
+fuzz: ## run every fuzz target for FUZZTIME (default 60s) each; new crashers land in pkg/*/testdata/fuzz (make test replays them)
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name (./pkg/$$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./pkg/$$pkg/ 2>&1 | tee /tmp/gitcanary-fuzz.$$name.log | grep -E '^(ok|FAIL|---|\s+fuzz|panic)|elapsed: [0-9.m]+s, execs' | tail -n 3; \
+		grep -q '^ok' /tmp/gitcanary-fuzz.$$name.log || exit 1; \
+	done
 
 lint: ## go vet, gofmt, and golangci-lint when installed
 	$(GO) vet ./...

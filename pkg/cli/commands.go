@@ -320,8 +320,9 @@ func newCommand(g *globals, use, short string, nargs int, act func(m *machine.Ma
 func newSetWeight(g *globals) *cobra.Command {
 	return newCommand(g, "set-weight [NAME] WEIGHT", "Route WEIGHT% of the traffic to the new version now", 1,
 		func(m *machine.Machine, cmd *cobra.Command, args []string) (git.Result, error) {
-			w, err := strconv.Atoi(args[0])
-			if err != nil {
+			// ParseInt with a bit size: Atoi then int32() would wrap 4294967306 to 10.
+			w, err := strconv.ParseInt(args[0], 10, 32)
+			if err != nil || w < 0 || w > 100 {
 				return git.Result{}, exit(ExitInvalid, fmt.Errorf("weight %q is not a whole number from 0 to 100", args[0]))
 			}
 			return m.SetWeight(cmd.Context(), int32(w))

@@ -99,17 +99,17 @@ func TestPreconditions(t *testing.T) {
 		{
 			name:   "workload missing",
 			params: templates.ReleaseParams{Workload: "reviews-v9"},
-			want:   "gitcanary: Deployment reviews-v9 not found in the rendered manifests of apps/reviews; check spec.workload: invalid release\n",
+			want:   "gitcanary: Deployment reviews-v9 not found in the rendered manifests of apps/reviews; check spec.workload\n",
 		},
 		{
 			name:  "no VirtualService",
 			edits: []edit{{file: kust, old: "  - virtualservice.yaml\n", new: ""}},
-			want:  "gitcanary: no VirtualService for host reviews in apps/reviews; add one, or start with --generate-routing to have gitcanary write it: no routing for the host: invalid release\n",
+			want:  "gitcanary: no VirtualService for host reviews in apps/reviews; add one, or start with --generate-routing to have gitcanary write it\n",
 		},
 		{
 			name:  "no DestinationRule",
 			edits: []edit{{file: kust, old: "  - destinationrule.yaml\n", new: ""}},
-			want:  "gitcanary: no DestinationRule for host reviews in apps/reviews; add one, or start with --generate-routing to have gitcanary write it: no routing for the host: invalid release\n",
+			want:  "gitcanary: no DestinationRule for host reviews in apps/reviews; add one, or start with --generate-routing to have gitcanary write it\n",
 		},
 		{
 			name:  "custom kind without config",
@@ -122,14 +122,14 @@ func TestPreconditions(t *testing.T) {
 			edits: []edit{{file: dep, new: strings.NewReplacer("  selector:\n    app: reviews\n    version: v1\n", "  selector:\n    app: reviews\n",
 				"        version: v1\n        sidecar", "        sidecar").Replace(example(t, "workloads/deploymentconfig.yaml"))}},
 			kind: "DeploymentConfig", config: true,
-			want: "gitcanary: DeploymentConfig reviews-v1 has no \"version\" label on its pod template: set spec.stableVersion to name its subset (gitcanary then adds the label, a normal rolling update): invalid release\n",
+			want: "gitcanary: DeploymentConfig reviews-v1 has no \"version\" label on its pod template: set spec.stableVersion to name its subset (gitcanary then adds the label, a normal rolling update)\n",
 		},
 		{
 			name: "pod template without labels",
 			edits: []edit{{file: dep, new: strings.Replace(example(t, "workloads/deploymentconfig.yaml"),
 				"    metadata:\n      labels:\n        app: reviews\n        version: v1\n        sidecar.istio.io/inject: \"true\"\n", "    metadata: {}\n", 1)}},
 			kind: "DeploymentConfig", config: true, stable: "v1",
-			want: "gitcanary: DeploymentConfig reviews-v1: the pod template at .spec.template has no labels; subsets select a version's pods by label, so it cannot be released (add labels such as app: reviews, or fix the kind's podTemplate path): invalid release\n",
+			want: "gitcanary: DeploymentConfig reviews-v1: the pod template at .spec.template has no labels; subsets select a version's pods by label, so it cannot be released (add labels such as app: reviews, or fix the kind's podTemplate path)\n",
 		},
 	}
 	for _, tt := range tests {

@@ -53,7 +53,8 @@ func codeOf(err error) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused), errors.Is(err, argocd.ErrNotAuthorized),
-		errors.Is(err, machine.ErrExists), errors.Is(err, machine.ErrNotFound):
+		errors.Is(err, machine.ErrExists), errors.Is(err, machine.ErrNotFound), errors.Is(err, machine.ErrBadFile),
+		errors.Is(err, kustomize.ErrBuild):
 		return ExitInvalid
 	case errors.Is(err, context.DeadlineExceeded):
 		return ExitTimeout
@@ -68,11 +69,54 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	usageErrors(root)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "gitcanary:", err)
+		fmt.Fprintln(stderr, "gitcanary:", userMessage(err))
 	}
 	return codeOf(err)
+}
+
+// markers are the texts of the errors that only classify another one (for
+// exit codes and conditions): a message ending in ": refused" says nothing
+// the words before it did not.
+var markers = []error{release.ErrInvalid, machine.ErrNoRouting, machine.ErrRefused, machine.ErrNotFound, machine.ErrExists, machine.ErrBadFile}
+
+// userMessage is an error's text without trailing classification markers.
+func userMessage(err error) string {
+	msg := err.Error()
+	for trimmed := true; trimmed; {
+		trimmed = false
+		for _, m := range markers {
+			if rest, ok := strings.CutSuffix(msg, ": "+m.Error()); ok {
+				msg, trimmed = rest, true
+			}
+		}
+	}
+	return msg
+}
+
+// usageErrors makes a wrong flag or argument count, on any command, an
+// invalid-input error (exit code 2) that names the command.
+func usageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return exit(ExitInvalid, fmt.Errorf("%s: %w (see %s --help)", c.CommandPath(), err, c.CommandPath()))
+	})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if check := c.Args; check != nil {
+			c.Args = func(c *cobra.Command, args []string) error {
+				if err := check(c, args); err != nil {
+					return exit(ExitInvalid, fmt.Errorf("%s: %w (usage: %s)", c.CommandPath(), err, c.UseLine()))
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }
 
 // globals are the flags every command shares.

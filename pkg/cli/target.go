@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -54,7 +55,40 @@ func (w *where) resolve(g *globals, args []string) (string, release.Repo, error)
 	if w.repo == "" || w.path == "" {
 		return "", release.Repo{}, exit(ExitInvalid, fmt.Errorf("release %s: say where it lives with --repo URL --path APP_PATH (or GITCANARY_REPO/GITCANARY_PATH), or -f FILE", name))
 	}
-	return name, release.Repo{URL: w.repo, Branch: w.branch, Path: w.path}, nil
+	repo := release.Repo{URL: w.repo, Branch: w.branch, Path: w.path}
+	if err := release.ValidateName(name); err != nil {
+		return "", release.Repo{}, exit(ExitInvalid, fmt.Errorf("release name %q: %s", name, fieldReasons(err)))
+	}
+	if err := release.ValidateRepo(repo); err != nil {
+		return "", release.Repo{}, exit(ExitInvalid, fmt.Errorf("%s", flagReasons(err)))
+	}
+	return name, repo, nil
+}
+
+// repoFlags names the flags that give the spec.repo fields.
+var repoFlags = strings.NewReplacer("spec.repo.url:", "--repo:", "spec.repo.branch:", "--branch:", "spec.repo.path:", "--path:")
+
+// flagReasons lists an InvalidError's problems with spec.repo's fields
+// named as the flags that gave them.
+func flagReasons(err error) string { return repoFlags.Replace(fieldLines(err, true)) }
+
+// fieldReasons lists an InvalidError's reasons without their paths.
+func fieldReasons(err error) string { return fieldLines(err, false) }
+
+func fieldLines(err error, withPath bool) string {
+	var inv *release.InvalidError
+	if !errors.As(err, &inv) {
+		return err.Error()
+	}
+	var lines []string
+	for _, fe := range inv.Errors {
+		if withPath {
+			lines = append(lines, fe.String())
+		} else {
+			lines = append(lines, fe.Reason)
+		}
+	}
+	return strings.Join(lines, "; ")
 }
 
 // waiting holds --wait-for and --timeout.

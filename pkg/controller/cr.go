@@ -107,6 +107,8 @@ func (c *CRReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 		switch {
 		case err != nil && permanent(err):
 			return ctrl.Result{}, nil // waits for a spec change
+		case errors.Is(err, ErrPanic):
+			return ctrl.Result{RequeueAfter: panicRetry}, nil // a fix in git may come
 		case err != nil:
 			return ctrl.Result{RequeueAfter: c.Driver.poll()}, nil
 		case res.Done:
@@ -118,6 +120,10 @@ func (c *CRReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 		}
 	}
 }
+
+// panicRetry is how long a release whose reconcile panicked waits before
+// the next try: long enough not to flood the log with stacks.
+const panicRetry = time.Minute
 
 // maxStepsPerReconcile bounds the side effects of one reconcile.
 const maxStepsPerReconcile = 20
@@ -181,7 +187,7 @@ func nextStatus(old Status, generation int64, res Result, err error, now time.Ti
 		waiting = st.Message
 	}
 	switch {
-	case err != nil && permanent(err):
+	case err != nil && (permanent(err) || errors.Is(err, ErrPanic)):
 		set(ConditionStalled, true, stalledReason(err), err.Error())
 	case err != nil:
 		// Retried: the release is not stuck, only delayed.
@@ -225,6 +231,8 @@ func stalledReason(err error) string {
 		return "Refused"
 	case "superseded":
 		return "Superseded"
+	case "panic":
+		return "InternalError"
 	}
 	return "Error"
 }

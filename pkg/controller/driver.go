@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -78,12 +79,27 @@ var ErrChangedSpec = errors.New("the release's spec differs from the one it star
 // Reconcile moves a release one side effect further: it starts it when git
 // has no record of it, else acts on the first pending spec.control
 // request, else takes one Step.
-func (d *Driver) Reconcile(ctx context.Context, r *release.Release) (Result, error) {
+//
+// A panic below is a bug, but one release's file must not stop the
+// others: it is recovered into an ErrPanic error on this release (a
+// Stalled condition and an Event), logged with its stack, and retried at
+// the poll interval, so a fix in git or in gitcanary lets it go on.
+func (d *Driver) Reconcile(ctx context.Context, r *release.Release) (res Result, err error) {
 	start := time.Now()
-	res, err := d.reconcile(ctx, r)
-	d.Metrics.observe(r, res, err, time.Since(start))
-	return res, err
+	defer func() {
+		if p := recover(); p != nil {
+			if d.Log != nil {
+				d.Log.Error("recovered a panic", "release", key(r), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+			res, err = Result{}, fmt.Errorf("release %s: %w: %v", key(r), ErrPanic, p)
+		}
+		d.Metrics.observe(r, res, err, time.Since(start))
+	}()
+	return d.reconcile(ctx, r)
 }
+
+// ErrPanic wraps a panic recovered while driving one release.
+var ErrPanic = errors.New("internal error (a gitcanary bug; please report it with the log line \"recovered a panic\")")
 
 func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, error) {
 	repo, err := d.repo(ctx, r.Spec.Repo)

@@ -268,6 +268,8 @@ func (s *GitSource) reconcile(ctx context.Context, fr fileRelease) (after time.D
 		case errors.Is(err, release.ErrInvalid):
 			s.report(fr.key, err.Error())
 			return 0, false
+		case errors.Is(err, ErrPanic):
+			return panicRetry, true
 		case err != nil:
 			s.log().Error("reconcile", "release", fr.r.Metadata.Name, "err", err)
 			return s.Driver.poll(), true

@@ -64,6 +64,8 @@ func ErrorReason(err error) string {
 	switch {
 	case errors.Is(err, ErrChangedSpec):
 		return "changed-spec"
+	case errors.Is(err, ErrPanic):
+		return "panic"
 	case errors.Is(err, release.ErrInvalid):
 		return "invalid"
 	case errors.Is(err, machine.ErrRefused):

@@ -4,9 +4,11 @@ package kustomize
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 	"sync"
 
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -34,20 +36,41 @@ func (k *Krusty) Build(ctx context.Context, fsys filesys.FileSystem, dir string)
 	defer k.mu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("kustomize build %s: panic: %v", dir, r)
+			err = &BuildError{Dir: dir, Msg: fmt.Sprintf("panic: %v", r)}
 		}
 	}()
 	opts := krusty.MakeDefaultOptions()
 	m, err := krusty.MakeKustomizer(opts).Run(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+		return nil, &BuildError{Dir: dir, Msg: err.Error()}
 	}
 	out, err = m.AsYaml()
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+		return nil, &BuildError{Dir: dir, Msg: err.Error()}
 	}
 	return out, nil
 }
+
+// ErrBuild is matched by every BuildError.
+var ErrBuild = errors.New("kustomize cannot build the app")
+
+// BuildError is a kustomization that does not build: the files in git are
+// wrong (a missing resource, YAML that does not parse), and Argo CD's
+// repo-server would fail on them the same way. Its message names the app
+// path and files relative to the repository root.
+type BuildError struct {
+	Dir string // as given to Build
+	Msg string // kustomize's message
+}
+
+func (e *BuildError) Error() string {
+	dir := strings.TrimPrefix(strings.TrimPrefix(e.Dir, Root), "/")
+	msg := strings.ReplaceAll(e.Msg, Root+"/", "")
+	return fmt.Sprintf("kustomize build %s failed (Argo CD would fail the same way): %s", dir, msg)
+}
+
+// Is makes errors.Is(err, ErrBuild) match.
+func (e *BuildError) Is(target error) bool { return target == ErrBuild }
 
 // Root is where InMemory places a repository's files.
 const Root = "/repo"

@@ -27,6 +27,9 @@ const (
 // not judged: their endpoints are not the app's. It is run on every
 // state a release plans (plan, start) and by lint.
 func Landing(in Input) []Finding {
+	if bad := Shapes(in); len(bad) > 0 {
+		return bad
+	}
 	var out []Finding
 	pods := podLabels(in.Objects, in.Namespace)
 	for _, o := range in.Objects {

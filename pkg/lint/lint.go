@@ -68,7 +68,13 @@ type Input struct {
 
 // All runs every check: errors first, then in the order the checks run
 // (ports, selector, injection), each check's findings in object order.
+//
+// Shapes runs first: when an object has a field of the wrong type, its
+// findings are the only ones, since the other checks read those fields.
 func All(in Input) []Finding {
+	if bad := Shapes(in); len(bad) > 0 {
+		return bad
+	}
 	var out []Finding
 	seen := map[Finding]bool{}
 	// Ports and Selector both report a missing Service; say it once.

@@ -43,11 +43,22 @@ func NewApp(commit, appPath string, files map[string][]byte) (*App, error) {
 	if data, ok := files[a.dir(overlay.StateFile)]; ok {
 		var st overlay.State
 		if err := yaml.UnmarshalStrict(data, &st); err != nil {
-			return nil, fmt.Errorf("%s: %w", a.dir(overlay.StateFile), err)
+			return nil, fmt.Errorf("%s: %s; gitcanary writes this file: restore it from the commit that last changed it (git log -p -- %s): %w",
+				a.dir(overlay.StateFile), cleanDecodeError(err), a.dir(overlay.StateFile), ErrBadFile)
 		}
 		a.State = &st
 	}
 	return a, nil
+}
+
+// cleanDecodeError drops the decoder's layers from a YAML error:
+// "error unmarshaling JSON: while decoding JSON: json: unknown field "x"".
+func cleanDecodeError(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"error converting YAML to JSON: ", "error unmarshaling JSON: ", "while decoding JSON: ", "json: ", "yaml: "} {
+		msg = strings.ReplaceAll(msg, p, "")
+	}
+	return msg
 }
 
 func (a *App) dir(elem ...string) string {
@@ -64,6 +75,9 @@ func (a *App) Record(name string) (*release.Release, error) {
 		return nil, nil
 	}
 	r, err := release.Parse(data)
+	if err == nil {
+		err = release.CheckRecord(r)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", a.RecordPath(name), err)
 	}
@@ -87,11 +101,34 @@ var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Ku
 
 func (a *App) rootKustomization() (string, error) {
 	for _, n := range kustomizationNames {
-		if _, ok := a.Files[path.Join(a.Path, n)]; ok {
-			return path.Join(a.Path, n), nil
+		p := path.Join(a.Path, n)
+		if data, ok := a.Files[p]; ok {
+			var doc any
+			if err := yaml.Unmarshal(data, &doc); err == nil {
+				if _, isMap := doc.(map[string]any); !isMap && doc != nil {
+					return "", fmt.Errorf("%s: a kustomization is a YAML map (resources:, components: …), this file is %s: %w", p, yamlKind(doc), ErrBadFile)
+				}
+			}
+			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%s has no kustomization.yaml: gitcanary needs the Argo CD Application's source path to be a kustomization", a.Path)
+	prefix := a.Path + "/"
+	for p := range a.Files {
+		if strings.HasPrefix(p, prefix) {
+			return "", fmt.Errorf("%s has no kustomization.yaml: gitcanary needs the Argo CD Application's source path to be a kustomization: %w", a.Path, ErrBadFile)
+		}
+	}
+	return "", fmt.Errorf("%s: no such directory in the repository at %s (check spec.repo.path): %w", a.Path, shortHash(a.Commit), ErrBadFile)
+}
+
+func yamlKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	}
+	return "a scalar"
 }
 
 // Build renders the app path as Argo CD would, with files overriding or

@@ -23,6 +23,10 @@ import (
 var (
 	ErrNotFound = errors.New("release not found")
 	ErrExists   = errors.New("release already exists")
+	// ErrBadFile: a file in the repository is not what gitcanary can
+	// read (an app path without a kustomization, a state file a person
+	// broke). The message names the file.
+	ErrBadFile = errors.New("bad file in the repository")
 	// ErrRefused: the command does not apply in the release's phase.
 	ErrRefused = errors.New("refused")
 	// ErrSuperseded: a later commit changed what gitcanary owns in the app

@@ -152,6 +152,10 @@ func (m *Machine) Check(ctx context.Context, app *App, spec release.Spec) (*Chec
 	if err != nil {
 		return nil, err
 	}
+	// Fields of the wrong type first: everything below reads them.
+	if bad := lint.Shapes(lint.Input{Objects: objs, Files: app.Files, AppPath: app.Path, Namespace: spec.Workload.Namespace}); len(bad) > 0 {
+		return nil, preconditionError(bad)
+	}
 	stableObj, kind, err := m.findWorkload(objs, spec.Workload, app.Path)
 	if err != nil {
 		return nil, err
@@ -316,8 +320,9 @@ func (m *Machine) checkForeignRoutes(ctx context.Context, r overlay.Routing, spe
 		"move that route into %s, or make it route the host without a subset: %w", strings.Join(foreign, ", "), spec.Traffic.Host, original, appPath, appPath, release.ErrInvalid)
 }
 
-// errNoRouting: the app has no DestinationRule or VirtualService for the host.
-var errNoRouting = errors.New("no routing for the host")
+// ErrNoRouting: the app has no DestinationRule or VirtualService for the host.
+// ErrNoRouting: the app has no DestinationRule or VirtualService for the host.
+var ErrNoRouting = errors.New("no routing for the host")
 
 // findRouting picks the DestinationRule for the host (by name when the
 // spec names it, else the only one that matches) and every VirtualService
@@ -329,6 +334,9 @@ var errNoRouting = errors.New("no routing for the host")
 // aliases. A VirtualService that names the stable subset in a route
 // gitcanary cannot split (mixed with other destinations) is refused.
 func findRouting(objs []overlay.Object, t release.Traffic, appPath, original, namespace string) (overlay.Routing, error) {
+	if err := crossNamespaceHosts(objs, t.Host, namespace, appPath); err != nil {
+		return overlay.Routing{}, err
+	}
 	dr, err := findDestinationRule(objs, t, appPath)
 	if err != nil {
 		return overlay.Routing{}, err
@@ -423,7 +431,7 @@ func pickRouting(objs []overlay.Object, kind, name, host, appPath string, match 
 	case len(names) == 0 && name != "":
 		return "", fmt.Errorf("%s %s not found in %s; run `gitcanary lint`: %w", kind, name, appPath, release.ErrInvalid)
 	case len(names) == 0:
-		return "", fmt.Errorf("no %s for host %s in %s; add one, or start with --generate-routing to have gitcanary write it: %w: %w", kind, host, appPath, errNoRouting, release.ErrInvalid)
+		return "", fmt.Errorf("no %s for host %s in %s; add one, or start with --generate-routing to have gitcanary write it: %w: %w", kind, host, appPath, ErrNoRouting, release.ErrInvalid)
 	}
 	return "", fmt.Errorf("several %ss for host %s in %s (%s); name one in spec.traffic: %w", kind, host, appPath, strings.Join(names, ", "), release.ErrInvalid)
 }
@@ -456,4 +464,36 @@ func onPrepared(v view) decision {
 		d.message = fmt.Sprintf("route to %s at weight 0", d.rec.Spec.Version)
 		return nil
 	})
+}
+
+// crossNamespaceHosts refuses a VirtualService or DestinationRule that
+// sits in another namespace than the workload and names the release's
+// host by a short name. Istio resolves a short host in the namespace of
+// the object that names it, so "reviews" there is another service than
+// the one released: splitting it would move someone else's traffic.
+// Written as the FQDN, the host is the released service from anywhere.
+func crossNamespaceHosts(objs []overlay.Object, host, namespace, appPath string) error {
+	want := kube.HostFQDN(host, namespace)
+	for _, o := range objs {
+		ns := o.Namespace()
+		if ns == "" || ns == namespace {
+			continue
+		}
+		var hosts []string
+		switch o.Kind() {
+		case "DestinationRule":
+			h, _ := overlay.Lookup(o, ".spec.host").(string)
+			hosts = []string{h}
+		case "VirtualService":
+			hosts, _ = overlay.DestinationHosts(o) // a spec that does not parse is refused elsewhere
+		}
+		for _, h := range hosts {
+			if overlay.SameHost(h, host) && kube.HostFQDN(h, ns) != want {
+				return fmt.Errorf("%s %s/%s (in %s) is in namespace %s, where Istio reads host %q as %s, not the released service %s in namespace %s: "+
+					"write the host as %s, or move the %s to namespace %s: %w",
+					o.Kind(), ns, o.Name(), appPath, ns, h, kube.HostFQDN(h, ns), want, namespace, want, o.Kind(), namespace, release.ErrInvalid)
+			}
+		}
+	}
+	return nil
 }

@@ -36,7 +36,7 @@ func (m *Machine) generateRouting(ctx context.Context, d *draft, spec release.Sp
 	}
 	_, drErr := findDestinationRule(base, spec.Traffic, d.app.Path)
 	_, vsErr := findVirtualService(base, spec.Traffic, d.app.Path)
-	hasDR, hasVS := !errors.Is(drErr, errNoRouting), !errors.Is(vsErr, errNoRouting)
+	hasDR, hasVS := !errors.Is(drErr, ErrNoRouting), !errors.Is(vsErr, ErrNoRouting)
 	if hasDR && hasVS {
 		return nil
 	}

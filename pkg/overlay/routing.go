@@ -154,6 +154,22 @@ func Destinations(spec *networking.VirtualService) []*networking.Destination {
 	return all
 }
 
+// DestinationHosts lists the host of every destination of a
+// VirtualService's routes (http, tcp and tls), as written.
+func DestinationHosts(vs Object) ([]string, error) {
+	var spec networking.VirtualService
+	if err := parseSpec(vs, &spec); err != nil {
+		return nil, err
+	}
+	var hosts []string
+	for _, d := range Destinations(&spec) {
+		if d != nil {
+			hosts = append(hosts, d.Host)
+		}
+	}
+	return hosts, nil
+}
+
 // RoutesHost reports whether a VirtualService has a route (http, tcp or
 // tls) to host, and whether one of them names subset.
 func RoutesHost(vs Object, host, subset string) (routes, names bool, err error) {

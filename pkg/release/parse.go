@@ -128,11 +128,48 @@ func decodeError(err error) FieldError {
 			if k := strings.IndexByte(field, '.'); k >= 0 {
 				field = field[k+1:]
 			}
-			return FieldError{Path: field, Reason: "wrong type: expected " + rest[j+len(" of type "):]}
+			got := ""
+			if a, ok := strings.CutPrefix(msg[:i], "json: cannot unmarshal "); ok {
+				got = strings.TrimSuffix(a, " into ")
+			}
+			return FieldError{Path: field, Reason: typeReason(rest[j+len(" of type "):], got)}
 		}
 	}
 	if strings.Contains(msg, "duration") {
 		return FieldError{Path: "(duration)", Reason: strings.TrimPrefix(msg, "json: ")}
 	}
 	return FieldError{Path: "(document)", Reason: strings.TrimPrefix(msg, "json: ")}
+}
+
+// typeReason says which JSON value a Go type takes, and what was found
+// ("number 4294967306", "string", "object").
+func typeReason(goType, got string) string {
+	want := "an object"
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		want = "a list"
+	case goType == "string":
+		want = "a string"
+	case goType == "bool":
+		want = "true or false"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		want = "a whole number"
+		if n, ok := strings.CutPrefix(got, "number "); ok {
+			return fmt.Sprintf("%s is out of range or not a whole number", n)
+		}
+	case strings.HasSuffix(goType, "Duration"):
+		want = "a duration such as 5m"
+	}
+	if got == "" {
+		return "expected " + want
+	}
+	switch {
+	case strings.HasPrefix(got, "array"):
+		got = "a list"
+	case strings.HasPrefix(got, "object"):
+		got = "an object"
+	default:
+		got = "a " + got
+	}
+	return fmt.Sprintf("expected %s, got %s", want, got)
 }

@@ -291,3 +291,25 @@ func (s Spec) AppName() string {
 
 // WorkloadName returns the new version's workload name, <app>-<version>.
 func (s Spec) WorkloadName() string { return s.AppName() + "-" + s.Version }
+
+// ValidateRepo checks a repository location given outside a Release file
+// (on the command line), with the rules of spec.repo; the errors name the
+// spec.repo fields.
+func ValidateRepo(r Repo) error {
+	v := &validator{}
+	v.repo(r)
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &InvalidError{Errors: v.errs}
+}
+
+// ValidateName checks a release's name given outside a Release file.
+func ValidateName(name string) error {
+	v := &validator{}
+	v.dnsLabel("metadata.name", name)
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &InvalidError{Errors: v.errs}
+}

@@ -97,7 +97,7 @@ func TestInvalidReleases(t *testing.T) {
 		{"unknown field", "steps:", "stpes:", `spec.stpes: unknown field`},
 		{"unknown nested field", "newTag:", "tag:", `spec.images[0].tag: unknown field`},
 		{"duplicate field", "version: v2", "version: v2\n  version: v3", `line 10: key "version" already set in map`},
-		{"weight as string", "setWeight: 10", "setWeight: ten", "spec.steps.setWeight: wrong type: expected int32"},
+		{"weight as string", "setWeight: 10", "setWeight: ten", "spec.steps.setWeight: expected a whole number, got a string"},
 		{"bad duration", "duration: 2m", "duration: soon", `invalid duration "soon"`},
 		{"two documents", "progressDeadline: 5m", "progressDeadline: 5m\n---\nkind: Release", "expected one Release document"},
 		{"not yaml", "steps:", "steps: [", "not valid YAML"},
