@@ -321,7 +321,6 @@ func (m *Machine) checkForeignRoutes(ctx context.Context, r overlay.Routing, spe
 }
 
 // ErrNoRouting: the app has no DestinationRule or VirtualService for the host.
-// ErrNoRouting: the app has no DestinationRule or VirtualService for the host.
 var ErrNoRouting = errors.New("no routing for the host")
 
 // findRouting picks the DestinationRule for the host (by name when the
