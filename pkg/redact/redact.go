@@ -7,8 +7,8 @@
 //
 //   - a password in the user info, in any scheme (https://u:p@…, ssh://git:p@…);
 //   - in http(s), a user name that is a token: a known token prefix (ghp_,
-//     github_pat_, glpat-, …), a JSON Web Token, or a long run of letters and
-//     digits that no person would pick as a name;
+//     github_pat_, glpat-, …), a JSON Web Token, or a run of letters and
+//     digits that no person would pick as a name (see tokenLike);
 //   - a query parameter whose name says it holds one (access_token,
 //     private_token, password, key, signature, …).
 //
@@ -31,9 +31,8 @@ const Mask = "redacted"
 var ErrCredentials = errors.New("credentials in a repository URL")
 
 // Where tells users where credentials go instead of a URL.
-const Where = "give gitcanary http(s) credentials in GITCANARY_GIT_USERNAME and GITCANARY_GIT_PASSWORD " +
-	"(a Kubernetes Secret in the controller's environment), ssh keys through an ssh agent (SSH_AUTH_SOCK), " +
-	"and Argo CD its own in a repository Secret (docs/security.md#credentials)"
+const Where = "give gitcanary http(s) credentials in GITCANARY_GIT_USERNAME and GITCANARY_GIT_PASSWORD, " +
+	"ssh keys through an ssh agent, and Argo CD its own in a repository Secret (docs/security.md#credentials)"
 
 // CredentialError refuses a URL that carries a credential. It never holds the URL.
 type CredentialError struct {
@@ -42,7 +41,7 @@ type CredentialError struct {
 }
 
 func (e *CredentialError) Error() string {
-	return fmt.Sprintf("%s carries %s; credentials never go in a repository URL, where they would be committed, printed and logged: %s", e.Field, e.What, Where)
+	return fmt.Sprintf("%s carries %s; credentials never go in a repository URL, which is committed, printed and logged: %s", e.Field, e.What, Where)
 }
 
 // Is lets errors.Is(err, ErrCredentials) match.
@@ -239,25 +238,25 @@ var tokenPrefixes = []string{
 	"eyJ", // a JSON Web Token (base64 of `{"`)
 }
 
-// tokenLike reports whether a user name is really a token: a known prefix,
-// or 24 characters or more of letters, digits and -_.+/= with at least
-// three of each of letters and digits (names people pick are shorter or
-// mostly letters; GitHub's 40-hex, Azure DevOps' 52-character and most
-// other tokens are not).
+// tokenLike reports whether a user name is really a token: a known prefix;
+// 20 characters or more of letters, digits and -_.+/= with at least three
+// letters and three digits; or 16 or more of them mixing at least two
+// upper-case letters, two lower-case letters and two digits. Names people
+// pick are shorter or mostly letters; GitHub's 40-hex, Bitbucket's,
+// Azure DevOps' 52-character and most other tokens are not.
 func tokenLike(user string) bool {
 	for _, p := range tokenPrefixes {
 		if strings.HasPrefix(user, p) {
 			return true
 		}
 	}
-	if len(user) < 24 {
-		return false
-	}
-	letters, digits := 0, 0
+	upper, lower, digits := 0, 0, 0
 	for _, r := range user {
 		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-			letters++
+		case r >= 'A' && r <= 'Z':
+			upper++
+		case r >= 'a' && r <= 'z':
+			lower++
 		case r >= '0' && r <= '9':
 			digits++
 		case strings.ContainsRune("-_.+/=", r):
@@ -265,7 +264,8 @@ func tokenLike(user string) bool {
 			return false
 		}
 	}
-	return letters >= 3 && digits >= 3
+	n, letters := len(user), upper+lower
+	return n >= 20 && letters >= 3 && digits >= 3 || n >= 16 && upper >= 2 && lower >= 2 && digits >= 2
 }
 
 // secretWords mark query parameters that hold credentials.

@@ -32,7 +32,7 @@ func TestCredential(t *testing.T) {
 		{"file://u:" + pass + "@/srv/apps.git", "password"},
 		{"HTTPS://user:" + pass + "@git.example/apps.git", "password"},
 		{"https://user:" + pass + "@git.example/a b%zz", "password"}, // not a valid URL: still found
-		{"git:" + pass + "@git.example:o/r.git", "password"},        // scp-like
+		{"git:" + pass + "@git.example:o/r.git", "password"},         // scp-like
 		// Refused: a token as the user name of http(s).
 		{"https://" + token + "@github.com/o/r.git", "token"},
 		{"https://github_pat_11ABCDEFG0123456789_abcdef@github.com/o/r.git", "token"},
@@ -52,7 +52,9 @@ func TestCredential(t *testing.T) {
 		{"https://git.example/apps.git", ""},
 		{"https://alice@git.example/apps.git", ""},
 		{"https://first.last@git.example/apps.git", ""},
-		{"https://github-actions-bot123@git.example/apps.git", ""},
+		{"https://Zq7S3cretValue4242@git.example/apps.git", "token"}, // 16+, mixed case and digits
+		{"https://deploy-bot-2024@git.example/apps.git", ""},
+		{"https://JohnSmith1987@git.example/apps.git", ""},
 		{"ssh://git@github.com/o/r.git", ""},
 		{"ssh://" + token + "@git.example/r.git", ""}, // an ssh user is a login name, never a secret
 		{"git@github.com:o/r.git", ""},
