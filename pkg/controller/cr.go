@@ -248,6 +248,12 @@ func (c *CRReconciler) writeStatus(ctx context.Context, u *unstructured.Unstruct
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
+	if m["phase"] == "" {
+		// No record yet (a spec refused before the first commit): the
+		// CRD's enum admits no empty phase, and the Stalled condition
+		// must still be written.
+		delete(m, "phase")
+	}
 	u.Object["status"] = m
 	if err := c.Client.Status().Update(ctx, u); err != nil {
 		return fmt.Errorf("update status of Release %s/%s: %w", u.GetNamespace(), u.GetName(), err)
