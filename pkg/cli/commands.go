@@ -18,6 +18,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/lint"
 	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
+	"github.com/gitcanary/gitcanary/pkg/redact"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -422,7 +423,7 @@ func printStatus(g *globals, r *release.Release, commit, kind string) {
 	fmt.Fprintf(tw, "Workload:\t%s %s → %s\n", kind, r.Spec.Workload.Name, r.Spec.WorkloadName())
 	fmt.Fprintf(tw, "Weights:\t%s\n", release.FormatWeights(st.Weights))
 	fmt.Fprintf(tw, "Argo CD app:\t%s\n", r.Spec.ArgoCD.Application)
-	fmt.Fprintf(tw, "Git:\t%s %s@%s\n", r.Spec.Repo.URL, r.Spec.Repo.Path, shortHash(commit))
+	fmt.Fprintf(tw, "Git:\t%s %s@%s\n", redact.URL(r.Spec.Repo.URL), r.Spec.Repo.Path, shortHash(commit))
 	if st.Reason != "" {
 		fmt.Fprintf(tw, "Reason:\t%s\n", st.Reason)
 	}

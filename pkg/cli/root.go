@@ -21,6 +21,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/machine"
+	"github.com/gitcanary/gitcanary/pkg/redact"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -54,7 +55,7 @@ func codeOf(err error) int {
 		return ee.code
 	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused), errors.Is(err, argocd.ErrNotAuthorized),
 		errors.Is(err, machine.ErrExists), errors.Is(err, machine.ErrNotFound), errors.Is(err, machine.ErrBadFile),
-		errors.Is(err, kustomize.ErrBuild):
+		errors.Is(err, kustomize.ErrBuild), errors.Is(err, redact.ErrCredentials):
 		return ExitInvalid
 	case errors.Is(err, context.DeadlineExceeded):
 		return ExitTimeout
@@ -62,8 +63,10 @@ func codeOf(err error) int {
 	return ExitError
 }
 
-// Main runs the command line and returns the process exit code.
+// Main runs the command line and returns the process exit code. What it
+// writes passes through redact.Writer: no URL is printed with credentials.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = redact.Writer(stdout), redact.Writer(stderr)
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
@@ -169,6 +172,15 @@ applies, so git always equals the cluster and git log is the audit trail.`,
 	return root
 }
 
+// checkServer refuses an Argo CD server address with user info in it: the
+// address is printed, and Argo CD's credential is a token of its own.
+func checkServer(server string) error {
+	if strings.Contains(server, "@") {
+		return exit(ExitInvalid, fmt.Errorf("--server (ARGOCD_SERVER) carries user info (user@ or user:password@); it is host:port only: give Argo CD's token in ARGOCD_AUTH_TOKEN (or --auth-token)"))
+	}
+	return nil
+}
+
 func defaultCache() string {
 	if d := os.Getenv("GITCANARY_CACHE"); d != "" {
 		return filepath.Join(d, "repos")
@@ -185,7 +197,7 @@ func (g *globals) logger() *slog.Logger {
 	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
 		lvl = slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: lvl}))
+	return slog.New(redact.Handler(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: lvl})))
 }
 
 // target says which release in which repository a command acts on.
@@ -226,6 +238,9 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	}
 	if g.argo.Server == "" {
 		return d, nil, exit(ExitInvalid, fmt.Errorf("no Argo CD server: set --server or ARGOCD_SERVER (or use --wait-for=none to only commit)"))
+	}
+	if err := checkServer(g.argo.Server); err != nil {
+		return d, nil, err
 	}
 	client, closer, err := argocd.New(ctx, g.argo)
 	if err != nil {

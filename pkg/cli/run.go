@@ -12,6 +12,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
+	"github.com/gitcanary/gitcanary/pkg/redact"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -39,6 +40,14 @@ wait. Metrics and health probes are served on their own addresses.`,
 			}
 			if g.argo.Server == "" {
 				return exit(ExitInvalid, fmt.Errorf("no Argo CD server: set --server or ARGOCD_SERVER"))
+			}
+			if err := checkServer(g.argo.Server); err != nil {
+				return err
+			}
+			for _, url := range repos {
+				if err := redact.CheckURL("--releases-repo", url); err != nil {
+					return exit(ExitInvalid, err)
+				}
 			}
 			kinds, err := g.kinds()
 			if err != nil {
@@ -78,7 +87,7 @@ wait. Metrics and health probes are served on their own addresses.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.Resources, "resources", true, "drive Release custom resources (the CRD must be installed)")
 	f.StringVar(&o.Namespace, "namespace", "", "only Release resources in this namespace (default: all)")
-	f.StringArrayVar(&repos, "releases-repo", nil, "a git repository whose Release files to drive (repeatable)")
+	f.StringArrayVar(&repos, "releases-repo", nil, "a git repository whose Release files to drive, without credentials (repeatable)")
 	f.StringVar(&branch, "releases-branch", "main", "branch of the --releases-repo repositories")
 	f.StringVar(&dir, "releases-dir", controller.DefaultReleasesDir, "directory of Release files in the --releases-repo repositories")
 	f.DurationVar(&o.GitInterval, "releases-interval", 5*time.Second, "how often the --releases-repo repositories are fetched")

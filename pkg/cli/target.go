@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/machine"
+	"github.com/gitcanary/gitcanary/pkg/redact"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -23,12 +25,15 @@ type where struct {
 	repo   string
 	branch string
 	path   string
+	// repoFlag tells --repo from GITCANARY_REPO in messages.
+	repoFlag *pflag.Flag
 }
 
 func (w *where) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVarP(&w.file, "file", "f", "", "the Release file (gives the repository and path)")
-	f.StringVar(&w.repo, "repo", os.Getenv("GITCANARY_REPO"), "app repository URL (env GITCANARY_REPO)")
+	f.StringVar(&w.repo, "repo", os.Getenv("GITCANARY_REPO"), "app repository URL, without credentials (env GITCANARY_REPO)")
+	w.repoFlag = f.Lookup("repo")
 	f.StringVar(&w.branch, "branch", "main", "branch of the app repository")
 	f.StringVar(&w.path, "path", os.Getenv("GITCANARY_PATH"), "app path in the repository (env GITCANARY_PATH)")
 }
@@ -54,6 +59,13 @@ func (w *where) resolve(g *globals, args []string) (string, release.Repo, error)
 	}
 	if w.repo == "" || w.path == "" {
 		return "", release.Repo{}, exit(ExitInvalid, fmt.Errorf("release %s: say where it lives with --repo URL --path APP_PATH (or GITCANARY_REPO/GITCANARY_PATH), or -f FILE", name))
+	}
+	field := "GITCANARY_REPO"
+	if w.repoFlag != nil && w.repoFlag.Changed {
+		field = "--repo"
+	}
+	if err := redact.CheckURL(field, w.repo); err != nil {
+		return "", release.Repo{}, exit(ExitInvalid, err)
 	}
 	repo := release.Repo{URL: w.repo, Branch: w.branch, Path: w.path}
 	if err := release.ValidateName(name); err != nil {

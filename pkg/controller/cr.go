@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/record"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/redact"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -200,6 +202,11 @@ func nextStatus(old Status, generation int64, res Result, err error, now time.Ti
 	set(ConditionProgressing, !st.Phase.Terminal(), phase, waiting)
 	set(ConditionPaused, st.Phase == release.Paused, phase, waiting)
 	set(ConditionAbandoned, st.Phase == release.Abandoned, orPhase(st.Reason, phase), st.Message)
+	// Messages quote errors of git, Argo CD and the API server, which may
+	// name a URL: never with its credentials.
+	for i := range st.Conditions {
+		st.Conditions[i].Message = redact.Text(st.Conditions[i].Message)
+	}
 	return st
 }
 
@@ -249,11 +256,32 @@ func (c *CRReconciler) writeStatus(ctx context.Context, u *unstructured.Unstruct
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
+	if m["phase"] == "" {
+		// No record yet (a spec refused before the first commit): the
+		// CRD's enum admits no empty phase, and the Stalled condition
+		// must still be written.
+		delete(m, "phase")
+	}
 	u.Object["status"] = m
 	if err := c.Client.Status().Update(ctx, u); err != nil {
 		return fmt.Errorf("update status of Release %s/%s: %w", u.GetNamespace(), u.GetName(), err)
 	}
 	return nil
+}
+
+// redactingRecorder passes every Event's message through redact.Text.
+type redactingRecorder struct{ record.EventRecorder }
+
+func (r redactingRecorder) Event(obj runtime.Object, eventtype, reason, message string) {
+	r.EventRecorder.Event(obj, eventtype, reason, redact.Text(message))
+}
+
+func (r redactingRecorder) Eventf(obj runtime.Object, eventtype, reason, format string, args ...any) {
+	r.EventRecorder.Event(obj, eventtype, reason, redact.Text(fmt.Sprintf(format, args...)))
+}
+
+func (r redactingRecorder) AnnotatedEventf(obj runtime.Object, annotations map[string]string, eventtype, reason, format string, args ...any) {
+	r.EventRecorder.AnnotatedEventf(obj, annotations, eventtype, reason, "%s", redact.Text(fmt.Sprintf(format, args...)))
 }
 
 // events records a Kubernetes Event for every commit, sync and phase change.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/redact"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -116,7 +117,7 @@ func (s *GitSource) Read(ctx context.Context) {
 	for _, repo := range s.Repos {
 		rels, keys, err := s.read(ctx, repo)
 		if err != nil {
-			s.log().Error("read releases", "repo", repo.URL, "err", err)
+			s.log().Error("read releases", "repo", redact.URL(repo.URL), "err", err)
 			unread = append(unread, fileKey(repo, ""))
 			continue
 		}
@@ -238,7 +239,7 @@ func (s *GitSource) forgetDeleted(seen map[string]bool, unread []string) {
 		if gone(k) {
 			s.Driver.Metrics.Forget("", fr.r.Metadata.Name)
 			delete(s.files, k)
-			s.log().Info("release file deleted: no longer driven", "file", k)
+			s.log().Info("release file deleted: no longer driven", "file", redact.Text(k))
 		}
 	}
 	for k := range s.broken {

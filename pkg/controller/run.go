@@ -113,7 +113,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	if o.Resources {
-		r := &CRReconciler{Client: mgr.GetClient(), Driver: o.Driver, Recorder: mgr.GetEventRecorderFor("gitcanary"), Kinds: o.Kinds, Workers: o.Workers}
+		r := &CRReconciler{Client: mgr.GetClient(), Driver: o.Driver, Recorder: redactingRecorder{mgr.GetEventRecorderFor("gitcanary")}, Kinds: o.Kinds, Workers: o.Workers}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("set up the Release controller: %w", err)
 		}

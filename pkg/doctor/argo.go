@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/redact"
 )
 
 const argoRemedy = "check that --server (ARGOCD_SERVER) is argocd-server's host:port and that --plaintext, --insecure and --grpc-web match how it is served, as for the argocd CLI"
@@ -64,7 +65,7 @@ func (s *state) application(context.Context) Result {
 			"Application %s does not grant gitcanary instance %q its syncs (%s is %q)", name, instance, argocd.GrantAnnotation, grant)
 	}
 	src := spec.GetSource()
-	return ok("%s deploys %s path %s at %s, %s, granted to %s", name, src.RepoURL, src.Path, orHEAD(src.TargetRevision), syncPolicy(spec.SyncPolicy), instance)
+	return ok("%s deploys %s path %s at %s, %s, granted to %s", name, redact.URL(src.RepoURL), src.Path, orHEAD(src.TargetRevision), syncPolicy(spec.SyncPolicy), instance)
 }
 
 // syncPolicy describes an Application's sync policy; gitcanary works with
@@ -144,7 +145,7 @@ func (s *state) source(context.Context) Result {
 	src := s.app.Spec.GetSource()
 	var diffs []string
 	if !sameRepo(r.Spec.Repo.URL, src.RepoURL) {
-		diffs = append(diffs, fmt.Sprintf("spec.repo.url is %s, the Application's repoURL %s", r.Spec.Repo.URL, src.RepoURL))
+		diffs = append(diffs, fmt.Sprintf("spec.repo.url is %s, the Application's repoURL %s", redact.URL(r.Spec.Repo.URL), redact.URL(src.RepoURL)))
 	}
 	if path.Clean(r.Spec.Repo.Path) != path.Clean(src.Path) {
 		diffs = append(diffs, fmt.Sprintf("spec.repo.path is %s, the Application's path %s", r.Spec.Repo.Path, src.Path))

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/gitcanary/gitcanary/pkg/redact"
 )
 
 func TestApplyFindsEarlierCommit(t *testing.T) {
@@ -314,17 +316,21 @@ func TestUnreachable(t *testing.T) {
 			t.Errorf("Open error = %v, want one naming %s", err, dead)
 		}
 	})
-	t.Run("credentials never printed", func(t *testing.T) {
-		cache := t.TempDir()
-		_, err := Open(ctx, Options{URL: "http://user:s3cret@127.0.0.1:1/apps.git", Branch: "main", CacheDir: cache})
-		t.Logf("error: %v", err)
-		if err == nil || !strings.Contains(err.Error(), "http://127.0.0.1:1/apps.git") || strings.Contains(err.Error(), "s3cret") {
-			t.Errorf("Open error = %v, want the URL without its password", err)
-		}
-		entries, _ := os.ReadDir(cache)
-		for _, en := range entries {
-			if strings.Contains(en.Name(), "s3cret") || strings.Contains(en.Name(), "user") {
-				t.Errorf("cache entry %q holds credentials", en.Name())
+	t.Run("credentials in the URL refused", func(t *testing.T) {
+		for _, u := range []string{
+			"http://user:s3cret@127.0.0.1:1/apps.git",
+			"https://ghp_s3cretS3cretS3cret0123456789@127.0.0.1:1/apps.git",
+			"https://127.0.0.1:1/apps.git?access_token=s3cret",
+			"ssh://git:s3cret@127.0.0.1:1/apps.git",
+		} {
+			cache := t.TempDir()
+			_, err := Open(ctx, Options{URL: u, Branch: "main", CacheDir: cache})
+			t.Logf("error: %v", err)
+			if !errors.Is(err, redact.ErrCredentials) || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "GITCANARY_GIT_PASSWORD") {
+				t.Errorf("Open(%s) error = %v, want a refusal saying where credentials go, without them", redact.URL(u), err)
+			}
+			if entries, _ := os.ReadDir(cache); len(entries) > 0 {
+				t.Errorf("Open(%s) created %s in the cache", redact.URL(u), entries[0].Name())
 			}
 		}
 	})
@@ -414,10 +420,11 @@ func TestEndpoint(t *testing.T) {
 	}{
 		{opts: Options{URL: "git://127.0.0.1:9418/apps.git"}, goURL: "git://127.0.0.1:9418/apps.git", display: "git://127.0.0.1:9418/apps.git"},
 		{opts: Options{URL: "https://git.example/apps.git", Username: "u", Password: "p"}, goURL: "https://git.example/apps.git", display: "https://git.example/apps.git", wantUser: "u", wantPwd: "p"},
-		{opts: Options{URL: "https://u:p@git.example/apps.git"}, goURL: "https://git.example/apps.git", display: "https://git.example/apps.git", wantUser: "u", wantPwd: "p"},
-		{opts: Options{URL: "https://u:p@git.example/apps.git", Username: "v", Password: "q"}, goURL: "https://git.example/apps.git", display: "https://git.example/apps.git", wantUser: "v", wantPwd: "q"},
+		{opts: Options{URL: "https://alice@git.example/apps.git", Password: "p"}, goURL: "https://git.example/apps.git", display: "https://alice@git.example/apps.git", wantUser: "alice", wantPwd: "p"},
+		{opts: Options{URL: "https://alice@git.example/apps.git", Username: "v", Password: "q"}, goURL: "https://git.example/apps.git", display: "https://alice@git.example/apps.git", wantUser: "v", wantPwd: "q"},
+		{opts: Options{URL: "git://127.0.0.1:9418/apps.git", Username: "u", Password: "p"}, goURL: "git://127.0.0.1:9418/apps.git", display: "git://127.0.0.1:9418/apps.git"},
 		{opts: Options{URL: "file:///srv/apps.git"}, goURL: "file:///srv/apps.git", display: "file:///srv/apps.git"},
-		{opts: Options{URL: "ssh://git:pw@host/apps.git"}, goURL: "ssh://git:pw@host/apps.git", display: "ssh://git@host/apps.git"},
+		{opts: Options{URL: "ssh://git@host/apps.git"}, goURL: "ssh://git@host/apps.git", display: "ssh://git@host/apps.git"},
 	}
 	for _, tt := range tests {
 		goURL, display, auth := endpoint(tt.opts)

@@ -21,6 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/gitcanary/gitcanary/pkg/redact"
 )
 
 // Defaults used when Options leave a field empty.
@@ -72,7 +74,9 @@ var _ Repo = (*repo)(nil)
 // Open returns the repository at opts.URL, branch opts.Branch, backed by a
 // bare clone under opts.CacheDir that later calls (and later processes)
 // reuse: the first Open clones, every Open after that only fetches the
-// branch. Open fails when the remote cannot be reached or has no such branch.
+// branch. Open fails when the remote cannot be reached or has no such branch,
+// and refuses a URL that carries credentials (the error wraps
+// redact.ErrCredentials): they go in Options.Username and Options.Password.
 func Open(ctx context.Context, opts Options) (Repo, error) {
 	r, err := open(ctx, opts)
 	if err != nil {
@@ -84,6 +88,9 @@ func Open(ctx context.Context, opts Options) (Repo, error) {
 func open(ctx context.Context, opts Options) (*repo, error) {
 	if opts.URL == "" || opts.Branch == "" || opts.CacheDir == "" {
 		return nil, errors.New("open git repository: URL, Branch and CacheDir are required")
+	}
+	if err := redact.CheckURL("the repository URL", opts.URL); err != nil {
+		return nil, fmt.Errorf("open git repository %s: %w", redact.URL(opts.URL), err)
 	}
 	if err := plumbing.NewBranchReferenceName(opts.Branch).Validate(); err != nil {
 		return nil, fmt.Errorf("open git repository: invalid branch name %q", opts.Branch)
@@ -157,35 +164,26 @@ func cacheName(display string) string {
 }
 
 // endpoint splits opts.URL into the URL handed to go-git, a printable URL
-// without credentials and the auth method: none for git://, file:// and
-// local paths, basic auth for http(s) from Username/Password or, failing
-// that, from the URL's user info.
+// (redact.URL) and the auth method: none for git://, file:// and local
+// paths; for ssh, go-git's default (the ssh agent); for http(s), basic auth
+// from Username (else the URL's user name, which Open allows only when it is
+// no token) and Password, when either is set. Open refuses URLs that carry
+// credentials before this runs, so nothing secret is moved out of the URL.
 func endpoint(opts Options) (goURL, display string, auth transport.AuthMethod) {
+	display = redact.URL(opts.URL)
 	u, err := url.Parse(opts.URL)
-	if err != nil || u.Scheme == "" || u.User == nil {
-		if err == nil && (u.Scheme == "http" || u.Scheme == "https") && (opts.Username != "" || opts.Password != "") {
-			auth = &http.BasicAuth{Username: opts.Username, Password: opts.Password}
-		}
-		return opts.URL, opts.URL, auth
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return opts.URL, display, nil
 	}
-	switch u.Scheme {
-	case "http", "https":
-		user := u.User.Username()
-		pass, _ := u.User.Password()
-		if opts.Username != "" || opts.Password != "" {
-			user, pass = opts.Username, opts.Password
-		}
-		if user != "" || pass != "" {
-			auth = &http.BasicAuth{Username: user, Password: pass}
-		}
-		u.User = nil
-		return u.String(), u.String(), auth
-	default:
-		// ssh://user@host keeps its user (not a secret); a password never prints.
-		display := *u
-		display.User = url.User(u.User.Username())
-		return opts.URL, display.String(), nil
+	user := opts.Username
+	if user == "" && u.User != nil {
+		user = u.User.Username()
 	}
+	if user != "" || opts.Password != "" {
+		auth = &http.BasicAuth{Username: user, Password: opts.Password}
+	}
+	u.User = nil
+	return u.String(), display, auth
 }
 
 // lock takes the cache lock for a fetch-to-push sequence. Whoever held it
@@ -236,7 +234,8 @@ func (r *repo) fetch(ctx context.Context) (plumbing.Hash, error) {
 	case errors.Is(err, gogit.NoMatchingRefSpecError{}):
 		return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: branch %q does not exist", r.opts.Branch, r.display, r.opts.Branch)
 	default:
-		return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: %w", r.opts.Branch, r.display, err)
+		// go-git's transports may name the URL they requested.
+		return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: %w", r.opts.Branch, r.display, redact.Error(err))
 	}
 	ref, err := r.gg.Storer.Reference(r.trackingRef())
 	if err != nil {

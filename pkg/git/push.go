@@ -14,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
+
+	"github.com/gitcanary/gitcanary/pkg/redact"
 )
 
 // errRejected marks a push the remote refused because the branch is no
@@ -34,7 +36,8 @@ const packWindow = 10
 // refs or the server's report, rather than an error text to match.
 func (r *repo) push(ctx context.Context, parent, commit plumbing.Hash, objects []plumbing.Hash) error {
 	fail := func(err error) error {
-		return fmt.Errorf("push %s to %s: %w", r.opts.Branch, r.display, err)
+		// go-git's transports may name the URL they requested.
+		return fmt.Errorf("push %s to %s: %w", r.opts.Branch, r.display, redact.Error(err))
 	}
 	ep, err := transport.NewEndpoint(r.url)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
+	"github.com/gitcanary/gitcanary/pkg/redact"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -119,6 +120,9 @@ func (m *Machine) draft(ctx context.Context, app *App, expect int, mut mutation,
 		return git.Change{}, git.Message{}, err
 	}
 	st.Weights = d.state.Weights()
+	// The message may quote an error of git or Argo CD naming a URL; the
+	// record and the commit message are committed, so never with credentials.
+	d.message = redact.Text(d.message)
 	st.Reason = d.reason
 	st.Message = d.message
 	seq := st.Record(d.action, d.phase, now, d.message)
@@ -146,5 +150,6 @@ func (m *Machine) draft(ctx context.Context, app *App, expect int, mut mutation,
 			ch.Write[p] = data
 		}
 	}
+	d.note = redact.Text(d.note)
 	return ch, message(m.name, d, seq), nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gitcanary/gitcanary/pkg/redact"
 )
 
 // BuiltinKinds are the workload kinds every gitcanary knows.
@@ -121,8 +123,12 @@ func (v *validator) spec(s *Spec, opts ValidateOptions) {
 
 func (v *validator) repo(r Repo) {
 	if v.required("spec.repo.url", r.URL) {
-		if u, err := url.Parse(r.URL); err != nil {
-			v.add("spec.repo.url", "%q is not a URL: %v", r.URL, err)
+		if what := redact.Credential(r.URL); what != "" {
+			// The record, with this URL, is committed and printed: refuse
+			// before anything is written, without quoting it.
+			v.add("spec.repo.url", "carries %s; credentials never go in a repository URL, which is committed, printed and logged: %s", what, redact.Where)
+		} else if u, err := url.Parse(r.URL); err != nil {
+			v.add("spec.repo.url", "%q is not a URL: %v", redact.URL(r.URL), redact.Error(err))
 		} else if !slices.Contains([]string{"git", "http", "https", "file", "ssh"}, u.Scheme) {
 			v.add("spec.repo.url", "scheme %q is not supported; use git://, http(s)://, ssh:// or file://", u.Scheme)
 		}
