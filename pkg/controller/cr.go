@@ -96,7 +96,7 @@ func (c *CRReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 	for i := 1; ; i++ {
 		var res Result
 		if err == nil {
-			res, err = c.Driver.Reconcile(ctx, r)
+			res, err = c.Driver.ReconcileIn(ctx, req.Namespace, r)
 		}
 		old := currentStatus(u)
 		st := nextStatus(old, u.GetGeneration(), res, err, time.Now())
@@ -105,6 +105,10 @@ func (c *CRReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 		}
 		c.events(u, old, st, res, err)
 		switch {
+		case err != nil && refused(err):
+			// Fixed on the Application (a grant, its source), which
+			// does not wake the resource: look again, less and less often.
+			return ctrl.Result{RequeueAfter: refusedRetry(st, time.Now())}, nil
 		case err != nil && permanent(err):
 			return ctrl.Result{}, nil // waits for a spec change
 		case err != nil:
@@ -210,11 +214,43 @@ func permanent(err error) bool {
 	case "invalid", "changed-spec", "refused", "superseded":
 		return true
 	}
-	return errors.Is(err, argocd.ErrNotAuthorized)
+	return refused(err)
+}
+
+// refused errors are permanent errors a person fixes outside the Release
+// resource: the Application's grant or source, the release's owner.
+func refused(err error) bool {
+	return errors.Is(err, argocd.ErrNotAuthorized) || errors.Is(err, argocd.ErrMismatch) || errors.Is(err, ErrOtherNamespace)
+}
+
+// Retries of a refused release: the first after refusedMin, then each
+// after as long as it has been stalled (so about doubling), at most
+// refusedMax apart. The time comes from the Stalled condition's
+// LastTransitionTime, which stays put while the release stays stalled, so
+// the backoff survives restarts and needs no state of its own.
+const (
+	refusedMin = 30 * time.Second
+	refusedMax = 10 * time.Minute
+)
+
+func refusedRetry(st Status, now time.Time) time.Duration {
+	wait := refusedMin
+	if c := meta.FindStatusCondition(st.Conditions, ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
+		if since := now.Sub(c.LastTransitionTime.Time); since > wait {
+			wait = since
+		}
+	}
+	return min(wait, refusedMax)
 }
 
 func stalledReason(err error) string {
 	switch ErrorReason(err) {
+	case "not-granted":
+		return "NotGranted"
+	case "application":
+		return "ApplicationMismatch"
+	case "other-namespace":
+		return "OtherNamespace"
 	case "invalid":
 		return "InvalidSpec"
 	case "changed-spec":
