@@ -269,12 +269,8 @@ func (c *CRReconciler) writeStatus(ctx context.Context, u *unstructured.Unstruct
 	if reflect.DeepEqual(old, st) {
 		return nil
 	}
-	data, err := json.Marshal(st)
+	m, err := statusObject(st)
 	if err != nil {
-		return err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
 	u.Object["status"] = m
@@ -282,6 +278,24 @@ func (c *CRReconciler) writeStatus(ctx context.Context, u *unstructured.Unstruct
 		return fmt.Errorf("update status of Release %s/%s: %w", u.GetNamespace(), u.GetName(), err)
 	}
 	return nil
+}
+
+// statusObject is st as the resource's status field.
+func statusObject(st Status) (map[string]any, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	if m["phase"] == "" {
+		// No phase yet (refused before the first commit): the CRD's enum
+		// rejects "", and the status must still say Stalled and why.
+		delete(m, "phase")
+	}
+	return m, nil
 }
 
 // events records a Kubernetes Event for every commit, sync and phase change.

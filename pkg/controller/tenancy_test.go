@@ -137,6 +137,15 @@ func TestDriverApplicationMismatch(t *testing.T) {
 	if n := len(w.Server.Commits(t, "apps.git")); n != commits {
 		t.Errorf("%d commits, want %d", n, commits)
 	}
+	// Refused before any commit, the status has no phase: it must leave
+	// the field out, which the CRD's enum would refuse as "".
+	m, err := statusObject(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m["phase"]; ok || m["conditions"] == nil {
+		t.Errorf("status %v: want conditions and no phase", m)
+	}
 }
 
 func findCondition(st Status, typ string) *metav1.Condition {
