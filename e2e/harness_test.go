@@ -46,6 +46,10 @@ type scenario struct {
 	apps      fs.FS  // the app repository seeded, fixtures.Apps unless an option changes it
 	doc       []byte // the Release as its user wrote it (withRelease); nil: templates.Release
 	automated *templates.AutomatedSync
+	// ungranted leaves gitcanary.io/release-namespaces off the
+	// Application; by default it grants the scenario's namespace, where
+	// controller scenarios put their Release resources.
+	ungranted bool
 	endpoints bool // checkConverged also checks the EndpointSlices behind routed subsets
 	server    *gittest.Server
 	url       string
@@ -168,7 +172,11 @@ func (s *scenario) deploy() {
 	t, env := s.t, s.env
 	t.Helper()
 	env.Kubectl(t, "create", "namespace", s.ns)
-	app, err := templates.Application(templates.ApplicationParams{Name: s.ns, RepoURL: s.url, Path: s.path, Revision: "main", Namespace: s.ns, Automated: s.automated})
+	grant := s.ns
+	if s.ungranted {
+		grant = ""
+	}
+	app, err := templates.Application(templates.ApplicationParams{Name: s.ns, RepoURL: s.url, Path: s.path, Revision: "main", Namespace: s.ns, Automated: s.automated, ReleaseNamespaces: grant})
 	if err != nil {
 		t.Fatal(err)
 	}

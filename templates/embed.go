@@ -19,6 +19,10 @@ type ApplicationParams struct {
 	Path      string
 	Revision  string // branch
 	Namespace string // destination namespace
+	// ReleaseNamespaces, comma-separated, may drive the Application with
+	// Release resources (gitcanary.io/release-namespaces); "" leaves the
+	// annotation out.
+	ReleaseNamespaces string
 	// Automated turns on Argo CD's automated sync with these options; nil
 	// (the default) leaves the Application manual-sync.
 	Automated *AutomatedSync

@@ -49,6 +49,27 @@ func TestApplication(t *testing.T) {
 	}
 }
 
+// TestApplicationGrants: the grant annotations as Applications carry them;
+// "*" stays a string.
+func TestApplicationGrants(t *testing.T) {
+	for _, ns := range []string{"", "team-a", "team-a,team-b", "*"} {
+		out, err := Application(ApplicationParams{Name: "reviews", RepoURL: "git://127.0.0.1:19418/apps.git", Path: "apps/reviews", Revision: "main", Namespace: "bookinfo", ReleaseNamespaces: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var app struct {
+			Metadata struct{ Annotations map[string]string }
+		}
+		if err := yaml.Unmarshal(out, &app); err != nil {
+			t.Fatalf("%q: %v\n%s", ns, err, out)
+		}
+		got, ok := app.Metadata.Annotations["gitcanary.io/release-namespaces"]
+		if got != ns || ok != (ns != "") || app.Metadata.Annotations["gitcanary.io/grant"] != "gitcanary" {
+			t.Errorf("%q: annotations %v", ns, app.Metadata.Annotations)
+		}
+	}
+}
+
 func TestReleaseIsValid(t *testing.T) {
 	for _, p := range []ReleaseParams{
 		{RepoURL: "git://127.0.0.1:19418/apps.git"},

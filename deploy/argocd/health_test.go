@@ -23,7 +23,7 @@ var healthCases = []struct {
 	{"progressing", health.HealthStatusProgressing, "Progressing step 1/5: v1=90 v2=10"},
 	{"progressing-requested", health.HealthStatusProgressing, "Progressing step 3/5: v1=50 v2=50"},
 	{"progressing-100", health.HealthStatusProgressing, "Progressing step 3/5: v1=0 v2=100"},
-	{"stalled", health.HealthStatusDegraded, "Stalled (ArgoCD): Application reviews: add the annotation gitcanary.io/grant: gitcanary to let this gitcanary sync it (it has none)"},
+	{"stalled", health.HealthStatusDegraded, `Stalled (NotGranted): Application reviews: add the annotation gitcanary.io/release-namespaces: bookinfo to let Release resources in namespace "bookinfo" drive it (it has none)`},
 	{"paused-timed", health.HealthStatusSuspended, "Paused at step 2/5 for 2m (since 2025-06-01T10:02:00Z): v1=90 v2=10"},
 	{"paused-approval", health.HealthStatusSuspended, "Paused at step 4/5 until approved (run the approve action): v1=50 v2=50"},
 	{"paused-pending", health.HealthStatusProgressing, "Paused at step 4/5, approval given; waiting for gitcanary: v1=50 v2=50"},

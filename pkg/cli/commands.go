@@ -243,6 +243,11 @@ func newStart(g *globals) *cobra.Command {
 				return err
 			}
 			defer closeFn()
+			closeArgo, err := g.admitting(cmd.Context(), &deps, r, &opts)
+			if err != nil {
+				return err
+			}
+			defer closeArgo()
 			m := machine.New(deps, r.Metadata.Name, r.Spec.Repo.Path)
 			res, err := m.StartWith(cmd.Context(), r, opts)
 			if errors.Is(err, machine.ErrExists) {

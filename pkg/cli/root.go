@@ -53,7 +53,7 @@ func codeOf(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused), errors.Is(err, argocd.ErrNotAuthorized),
+	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused), errors.Is(err, argocd.ErrNotAuthorized), errors.Is(err, argocd.ErrMismatch),
 		errors.Is(err, machine.ErrExists), errors.Is(err, machine.ErrNotFound), errors.Is(err, machine.ErrBadFile),
 		errors.Is(err, kustomize.ErrBuild), errors.Is(err, redact.ErrCredentials):
 		return ExitInvalid

@@ -75,7 +75,12 @@ wait. Metrics and health probes are served on their own addresses.`,
 				opts.ReadAge = readAge
 				return git.Open(ctx, opts)
 			}
-			o.Driver.Argo, o.Driver.Cluster, o.Driver.Kinds = argocd.Granted(client, g.instance), cluster, kinds
+			// The driver checks each release's grants: the instance's, and
+			// a Release resource's namespace's (docs/security.md).
+			o.Driver.Argo, o.Driver.Instance, o.Driver.Cluster, o.Driver.Kinds = client, g.instance, cluster, kinds
+			o.Driver.DefaultBranch = func(ctx context.Context, r release.Repo) (string, error) {
+				return git.DefaultBranch(ctx, g.gitOptions(r))
+			}
 			o.Driver.Builder, o.Driver.Clock, o.Driver.Log = &kustomize.Krusty{}, time.Now, o.Log
 			if o.LeaderElectionID == "" {
 				o.LeaderElectionID = "gitcanary-" + g.instance

@@ -98,7 +98,7 @@ func (c *CRReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 	for i := 1; ; i++ {
 		var res Result
 		if err == nil {
-			res, err = c.Driver.Reconcile(ctx, r)
+			res, err = c.Driver.ReconcileIn(ctx, req.Namespace, r)
 		}
 		old := currentStatus(u)
 		st := nextStatus(old, u.GetGeneration(), res, err, time.Now())
@@ -107,6 +107,10 @@ func (c *CRReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Re
 		}
 		c.events(u, old, st, res, err)
 		switch {
+		case err != nil && refused(err):
+			// Fixed on the Application (a grant, its source), which
+			// does not wake the resource: look again, less and less often.
+			return ctrl.Result{RequeueAfter: refusedRetry(st, time.Now())}, nil
 		case err != nil && permanent(err):
 			return ctrl.Result{}, nil // waits for a spec change
 		case errors.Is(err, ErrPanic):
@@ -223,11 +227,43 @@ func permanent(err error) bool {
 	case "invalid", "changed-spec", "refused", "superseded":
 		return true
 	}
-	return errors.Is(err, argocd.ErrNotAuthorized)
+	return refused(err)
+}
+
+// refused errors are permanent errors a person fixes outside the Release
+// resource: the Application's grant or source, the release's owner.
+func refused(err error) bool {
+	return errors.Is(err, argocd.ErrNotAuthorized) || errors.Is(err, argocd.ErrMismatch) || errors.Is(err, ErrOtherNamespace)
+}
+
+// Retries of a refused release: the first after refusedMin, then each
+// after as long as it has been stalled (so about doubling), at most
+// refusedMax apart. The time comes from the Stalled condition's
+// LastTransitionTime, which stays put while the release stays stalled, so
+// the backoff survives restarts and needs no state of its own.
+const (
+	refusedMin = 30 * time.Second
+	refusedMax = 10 * time.Minute
+)
+
+func refusedRetry(st Status, now time.Time) time.Duration {
+	wait := refusedMin
+	if c := meta.FindStatusCondition(st.Conditions, ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
+		if since := now.Sub(c.LastTransitionTime.Time); since > wait {
+			wait = since
+		}
+	}
+	return min(wait, refusedMax)
 }
 
 func stalledReason(err error) string {
 	switch ErrorReason(err) {
+	case "not-granted":
+		return "NotGranted"
+	case "application":
+		return "ApplicationMismatch"
+	case "other-namespace":
+		return "OtherNamespace"
 	case "invalid":
 		return "InvalidSpec"
 	case "changed-spec":
@@ -248,19 +284,9 @@ func (c *CRReconciler) writeStatus(ctx context.Context, u *unstructured.Unstruct
 	if reflect.DeepEqual(old, st) {
 		return nil
 	}
-	data, err := json.Marshal(st)
+	m, err := statusObject(st)
 	if err != nil {
 		return err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		return err
-	}
-	if m["phase"] == "" {
-		// No record yet (a spec refused before the first commit): the
-		// CRD's enum admits no empty phase, and the Stalled condition
-		// must still be written.
-		delete(m, "phase")
 	}
 	u.Object["status"] = m
 	if err := c.Client.Status().Update(ctx, u); err != nil {
@@ -282,6 +308,24 @@ func (r redactingRecorder) Eventf(obj runtime.Object, eventtype, reason, format 
 
 func (r redactingRecorder) AnnotatedEventf(obj runtime.Object, annotations map[string]string, eventtype, reason, format string, args ...any) {
 	r.EventRecorder.AnnotatedEventf(obj, annotations, eventtype, reason, "%s", redact.Text(fmt.Sprintf(format, args...)))
+}
+
+// statusObject is st as the resource's status field.
+func statusObject(st Status) (map[string]any, error) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	if m["phase"] == "" {
+		// No phase yet (refused before the first commit): the CRD's enum
+		// rejects "", and the status must still say Stalled and why.
+		delete(m, "phase")
+	}
+	return m, nil
 }
 
 // events records a Kubernetes Event for every commit, sync and phase change.

@@ -46,6 +46,15 @@ type Driver struct {
 	// `gitcanary approve --wait-for=none`.
 	ApprovalPoll time.Duration
 	Metrics      *Metrics
+	// Instance is this gitcanary's name in Applications' grant annotation
+	// (default "gitcanary"): every release's start and every sync is
+	// checked against it, and a Release resource's against its namespace
+	// too (docs/security.md).
+	Instance string
+	// DefaultBranch reads a repository's default branch, for an
+	// Application whose targetRevision is HEAD; nil refuses such an
+	// Application.
+	DefaultBranch func(ctx context.Context, r release.Repo) (string, error)
 
 	repos repoCache
 }
@@ -78,13 +87,21 @@ var ErrChangedSpec = errors.New("the release's spec differs from the one it star
 
 // Reconcile moves a release one side effect further: it starts it when git
 // has no record of it, else acts on the first pending spec.control
-// request, else takes one Step.
+// request, else takes one Step. r is a Release file's: the Applications it
+// drives must grant this instance.
+func (d *Driver) Reconcile(ctx context.Context, r *release.Release) (Result, error) {
+	return d.ReconcileIn(ctx, "", r)
+}
+
+// ReconcileIn is Reconcile for the Release resource r of namespace ns:
+// its Application must also grant ns (argocd.NamespacesAnnotation), and
+// it drives only a release that a Release resource of ns started.
 //
 // A panic below is a bug, but one release's file must not stop the
 // others: it is recovered into an ErrPanic error on this release (a
-// Stalled condition and an Event), logged with its stack, and retried at
-// the poll interval, so a fix in git or in gitcanary lets it go on.
-func (d *Driver) Reconcile(ctx context.Context, r *release.Release) (res Result, err error) {
+// Stalled condition and an Event), logged with its stack, and retried
+// after a while, so a fix in git or in gitcanary lets it go on.
+func (d *Driver) ReconcileIn(ctx context.Context, ns string, r *release.Release) (res Result, err error) {
 	start := time.Now()
 	defer func() {
 		if p := recover(); p != nil {
@@ -95,23 +112,36 @@ func (d *Driver) Reconcile(ctx context.Context, r *release.Release) (res Result,
 		}
 		d.Metrics.observe(r, res, err, time.Since(start))
 	}()
-	return d.reconcile(ctx, r)
+	return d.reconcile(ctx, ns, r)
 }
 
 // ErrPanic wraps a panic recovered while driving one release.
 var ErrPanic = errors.New("internal error (a gitcanary bug; please report it with the log line \"recovered a panic\")")
 
-func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, error) {
+// ErrOtherNamespace: a Release resource names a release that was started
+// from another namespace, or from the CLI or a Release file.
+var ErrOtherNamespace = errors.New("the release was started from another namespace")
+
+func (d *Driver) reconcile(ctx context.Context, ns string, r *release.Release) (Result, error) {
 	repo, err := d.repo(ctx, r.Spec.Repo)
 	if err != nil {
 		return Result{}, err
 	}
-	m := machine.New(machine.Deps{Repo: repo, Argo: d.Argo, Cluster: d.Cluster, Kinds: d.Kinds, Builder: d.Builder, Clock: d.Clock, Log: d.Log},
+	grant := argocd.Grant{Instance: d.Instance, Namespace: ns}
+	argo := d.Argo
+	if argo != nil {
+		argo = argocd.GrantedTo(argo, grant)
+	}
+	m := machine.New(machine.Deps{Repo: repo, Argo: argo, Cluster: d.Cluster, Kinds: d.Kinds, Builder: d.Builder, Clock: d.Clock, Log: d.Log},
 		r.Metadata.Name, r.Spec.Repo.Path)
 	rec, app, err := m.Load(ctx)
 	switch {
 	case errors.Is(err, machine.ErrNotFound):
-		res, err := m.Start(ctx, r)
+		opts := machine.StartOptions{Grant: grant}
+		if d.DefaultBranch != nil {
+			opts.DefaultBranch = func(ctx context.Context) (string, error) { return d.DefaultBranch(ctx, r.Spec.Repo) }
+		}
+		res, err := m.StartWith(ctx, r, opts)
 		if err != nil {
 			return Result{}, err
 		}
@@ -119,12 +149,20 @@ func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, err
 		return Result{Record: rec, Did: "start", Commit: res.Commit.Hash, Pushes: res.Attempts}, err
 	case err != nil:
 		return Result{}, err
+	case ns != "" && rec.Metadata.Namespace != ns:
+		return Result{}, fmt.Errorf("release %s in %s was started by %s; a Release resource in namespace %q may not drive it: %w",
+			r.Metadata.Name, r.Spec.Repo.Path, startedBy(rec), ns, ErrOtherNamespace)
 	case !release.SameRelease(rec.Spec, r.Spec):
 		return Result{Record: rec}, fmt.Errorf("release %s: %w; a new release needs a new name: %w", r.Metadata.Name, ErrChangedSpec, release.ErrInvalid)
 	}
 	// Control fetches and reads the head again to act; most reconciles
 	// have nothing for it, which the record just loaded tells.
 	if !rec.Status.Phase.Terminal() && machine.ControlPending(rec, r.Spec.Control) {
+		// A request commits before any sync: the namespace's grant is
+		// read first, so revoking it stops requests too.
+		if err := d.checkGrant(ctx, grant, r); err != nil {
+			return Result{Record: rec}, err
+		}
 		res, acted, err := m.Control(ctx, r.Spec.Control)
 		if err != nil {
 			return Result{Record: rec}, err
@@ -162,6 +200,28 @@ func (d *Driver) reconcile(ctx context.Context, r *release.Release) (Result, err
 		}
 	}
 	return res, nil
+}
+
+// startedBy says who started a release, from its record.
+func startedBy(rec *release.Release) string {
+	if rec.Metadata.Namespace == "" {
+		return "the CLI or a Release file (its record names no namespace)"
+	}
+	return fmt.Sprintf("a Release resource in namespace %q", rec.Metadata.Namespace)
+}
+
+// checkGrant reads the release's Application and checks that it grants
+// a Release resource's namespace (a Release file's grant is read at every
+// sync, as the CLI's is).
+func (d *Driver) checkGrant(ctx context.Context, g argocd.Grant, r *release.Release) error {
+	if g.Namespace == "" || d.Argo == nil {
+		return nil
+	}
+	app, err := d.Argo.Get(ctx, r.Spec.ArgoCD.Application, false)
+	if err != nil {
+		return err
+	}
+	return g.Check(app)
 }
 
 func (d *Driver) poll() time.Duration {

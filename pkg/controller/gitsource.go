@@ -216,6 +216,20 @@ func (s *GitSource) report(key, problem string) {
 	s.log().Error("release file is not valid; fix it to drive the release", "problem", problem)
 }
 
+// refusedFileRetry is how often a refused Release file is looked at again.
+const refusedFileRetry = time.Minute
+
+// refuse logs a refused release once, until its problem changes.
+func (s *GitSource) refuse(key, problem string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken[key] == problem {
+		return
+	}
+	s.broken[key] = problem
+	s.log().Error("release refused; it is looked at again every minute", "problem", problem)
+}
+
 // fileKey names a Release file of a watched repository.
 func fileKey(repo release.Repo, file string) string {
 	return repo.URL + "#" + repo.BranchOrDefault() + ":" + file
@@ -271,6 +285,11 @@ func (s *GitSource) reconcile(ctx context.Context, fr fileRelease) (after time.D
 			return 0, false
 		case errors.Is(err, ErrPanic):
 			return panicRetry, true
+		case refused(err):
+			// Fixed on the Application, which changes no file: look
+			// again now and then, saying so once.
+			s.refuse(fr.key, err.Error())
+			return refusedFileRetry, true
 		case err != nil:
 			s.log().Error("reconcile", "release", fr.r.Metadata.Name, "err", err)
 			return s.Driver.poll(), true

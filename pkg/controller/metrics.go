@@ -72,7 +72,13 @@ func ErrorReason(err error) string {
 		return "refused"
 	case errors.Is(err, machine.ErrSuperseded):
 		return "superseded"
-	case errors.Is(err, argocd.ErrNotFound), errors.Is(err, argocd.ErrNotAuthorized):
+	case errors.Is(err, argocd.ErrNotAuthorized):
+		return "not-granted"
+	case errors.Is(err, argocd.ErrMismatch):
+		return "application"
+	case errors.Is(err, ErrOtherNamespace):
+		return "other-namespace"
+	case errors.Is(err, argocd.ErrNotFound):
 		return "argocd"
 	}
 	return "other"

@@ -4,6 +4,7 @@ package controller
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitcanary/gitcanary/fixtures"
+	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/argocd/argocdtest"
 	"github.com/gitcanary/gitcanary/pkg/git/gittest"
 	"github.com/gitcanary/gitcanary/pkg/kube"
@@ -111,6 +113,10 @@ func newScaleWorld(tb testing.TB, n, perRepo int) *scaleWorld {
 	// never been synced by gitcanary.
 	for _, a := range w.apps {
 		w.argo.AddApp(a.name)
+		w.argo.SetSource(a.name, a.url, a.path(), "main")
+		if err := w.argo.Annotate(context.Background(), a.name, map[string]string{argocd.GrantAnnotation: argocd.DefaultInstance}); err != nil {
+			tb.Fatal(err)
+		}
 		w.cluster.SetWorkload(w.ref(a, "reviews-v1"), ready())
 		a.workloads["reviews-v1"] = true
 	}

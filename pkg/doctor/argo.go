@@ -144,7 +144,7 @@ func (s *state) source(context.Context) Result {
 	}
 	src := s.app.Spec.GetSource()
 	var diffs []string
-	if !sameRepo(r.Spec.Repo.URL, src.RepoURL) {
+	if !argocd.SameRepo(r.Spec.Repo.URL, src.RepoURL) {
 		diffs = append(diffs, fmt.Sprintf("spec.repo.url is %s, the Application's repoURL %s", redact.URL(r.Spec.Repo.URL), redact.URL(src.RepoURL)))
 	}
 	if path.Clean(r.Spec.Repo.Path) != path.Clean(src.Path) {
@@ -154,17 +154,9 @@ func (s *state) source(context.Context) Result {
 		diffs = append(diffs, fmt.Sprintf("spec.repo.branch is %s, the Application's targetRevision %s", r.Spec.Repo.BranchOrDefault(), rev))
 	}
 	if len(diffs) > 0 {
-		return warn(fmt.Sprintf("make spec.repo of release %s name what Application %s deploys: gitcanary commits to spec.repo, Argo CD deploys its source", r.Metadata.Name, s.env.App),
+		// start refuses such a release (docs/security.md), so this fails too.
+		return fail(fmt.Sprintf("make spec.repo of release %s name what Application %s deploys: gitcanary commits to spec.repo, Argo CD deploys its source, and start refuses a release whose Application deploys something else", r.Metadata.Name, s.env.App),
 			"%s", strings.Join(diffs, "; "))
 	}
 	return ok("release %s commits to what Application %s deploys", r.Metadata.Name, s.env.App)
-}
-
-// sameRepo compares repository URLs as Argo CD does: case, a trailing
-// slash and a .git suffix do not matter.
-func sameRepo(a, b string) bool {
-	norm := func(u string) string {
-		return strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(u), "/"), ".git")
-	}
-	return norm(a) == norm(b)
 }

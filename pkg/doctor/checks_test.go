@@ -312,9 +312,10 @@ func TestChecklist(t *testing.T) {
 			want: healthyKube + `[ok]   Argo CD API             argocd.example:443 answers
 [ok]   Argo CD Application     reviews deploys https://git.example/other.git path apps/other at HEAD, manual sync, granted to gitcanary
 [ok]   app path renders        apps/other at main (0123abcd): 5 objects (targetRevision HEAD: read branch main)
-[warn] release source          spec.repo.url is https://git.example/apps.git, the Application's repoURL https://git.example/other.git; spec.repo.path is apps/reviews, the Application's path apps/other
-       remedy: make spec.repo of release reviews-v2 name what Application reviews deploys: gitcanary commits to spec.repo, Argo CD deploys its source
+[FAIL] release source          spec.repo.url is https://git.example/apps.git, the Application's repoURL https://git.example/other.git; spec.repo.path is apps/reviews, the Application's path apps/other
+       remedy: make spec.repo of release reviews-v2 name what Application reviews deploys: gitcanary commits to spec.repo, Argo CD deploys its source, and start refuses a release whose Application deploys something else
 `,
+			failed: true,
 		},
 		{
 			name:   "nothing named",

@@ -9,8 +9,9 @@ import (
 )
 
 // Start commits the release's first change: the new version's workload
-// and subset. It needs only git; with a cluster it also checks the live
-// stable workload and namespace first.
+// and subset. It needs only git; with Argo CD it first checks the
+// release's Application (admit), with a cluster the live stable workload
+// and namespace.
 func (m *Machine) Start(ctx context.Context, r *release.Release) (git.Result, error) {
 	return m.StartWith(ctx, r, StartOptions{})
 }
@@ -26,6 +27,9 @@ func (m *Machine) StartWith(ctx context.Context, r *release.Release, opts StartO
 	} else if app, err := LoadApp(head, m.path); err != nil {
 		return git.Result{}, err
 	} else if rec, err := app.Record(m.name); err == nil && rec == nil {
+		if err := m.admit(ctx, spec, opts); err != nil {
+			return git.Result{}, err
+		}
 		if _, err := m.PlanWith(ctx, app, r, opts); err != nil {
 			return git.Result{}, err
 		}

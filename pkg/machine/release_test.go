@@ -26,7 +26,11 @@ const namespace = machinetest.Namespace
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	return &world{World: machinetest.New(t), cache: t.TempDir()}
+	w := &world{World: machinetest.New(t), cache: t.TempDir()}
+	// The machine reads the repository through Deps.Repo; its Application
+	// names it as testRelease's spec.repo.url does, as admit checks.
+	w.Argo.SetSource("reviews", testRelease(t).Spec.Repo.URL, "apps/reviews", "main")
+	return w
 }
 
 func (w *world) machine(t testing.TB) *Machine {

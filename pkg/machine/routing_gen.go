@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -19,6 +20,14 @@ type StartOptions struct {
 	// the host into the app, in the release's first commit, when the app
 	// has none. They become the user's files (see docs/lint.md).
 	GenerateRouting bool
+	// Grant is who starts the release, for the check of its Argo CD
+	// Application before the first commit (see admit): the instance and,
+	// for a Release resource, its namespace.
+	Grant argocd.Grant
+	// DefaultBranch reads the repository's default branch, for an
+	// Application whose targetRevision is HEAD; nil refuses such an
+	// Application.
+	DefaultBranch func(ctx context.Context) (string, error)
 }
 
 // RoutingFile is where --generate-routing writes, inside the app path.

@@ -162,6 +162,18 @@ func (f *Fake) SetApp(app *v1alpha1.Application) {
 	f.apps[app.Name] = &fakeApp{app: app, stage: st, result: f.scripts[revisionOf(app)]}
 }
 
+// SetSource makes an app deploy path of repoURL at revision, as its
+// spec.source does (what gitcanary checks before a release's first commit).
+func (f *Fake) SetSource(name, repoURL, path, revision string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a, ok := f.apps[name]
+	if !ok {
+		panic(fmt.Sprintf("argocdtest: SetSource of unknown application %q", name))
+	}
+	a.app.Spec.Source = &v1alpha1.ApplicationSource{RepoURL: repoURL, Path: path, TargetRevision: revision}
+}
+
 // SetAutomated gives an app an automated sync policy (prune as given), as
 // spec.syncPolicy.automated does.
 func (f *Fake) SetAutomated(name string, prune bool) {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitcanary/gitcanary/fixtures"
+	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/argocd/argocdtest"
 	"github.com/gitcanary/gitcanary/pkg/git/gittest"
 	"github.com/gitcanary/gitcanary/pkg/kube/kubetest"
@@ -67,6 +68,12 @@ func New(t testing.TB) *World {
 	w.URL = w.Server.CreateRepoFS(t, "apps.git", fixtures.Apps, "")
 	w.Argo.Clock = w.Clock.Now
 	w.Argo.AddApp("reviews")
+	// Deployed from the repository's app path, its syncs granted to the
+	// default instance, as docs/install.md has users set it up.
+	w.Argo.SetSource("reviews", w.URL, "apps/reviews", "main")
+	if err := w.Argo.Annotate(context.Background(), "reviews", map[string]string{argocd.GrantAnnotation: argocd.DefaultInstance}); err != nil {
+		t.Fatal(err)
+	}
 	w.Argo.Resolve = func(string) (string, error) {
 		return w.Server.Git(w.T, "apps.git", "rev-parse", "main"), nil
 	}
