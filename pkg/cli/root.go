@@ -52,7 +52,7 @@ func codeOf(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused), errors.Is(err, argocd.ErrNotAuthorized),
+	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused), errors.Is(err, argocd.ErrNotAuthorized), errors.Is(err, argocd.ErrNotFound),
 		errors.Is(err, machine.ErrExists), errors.Is(err, machine.ErrNotFound):
 		return ExitInvalid
 	case errors.Is(err, context.DeadlineExceeded):
@@ -183,7 +183,11 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	if g.argo.Server == "" {
 		return d, nil, exit(ExitInvalid, fmt.Errorf("no Argo CD server: set --server or ARGOCD_SERVER (or use --wait-for=none to only commit)"))
 	}
-	client, closer, err := argocd.New(ctx, g.argo)
+	// A server that takes connections but never answers must not use up
+	// --timeout in one attempt: the connection is retried instead.
+	cctx, cancel := context.WithTimeout(ctx, argoConnectTimeout)
+	client, closer, err := argocd.New(cctx, g.argo)
+	cancel()
 	if err != nil {
 		return d, nil, err
 	}
