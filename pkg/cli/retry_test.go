@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gitcanary/gitcanary/pkg/git"
+	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/netfault"
 	"github.com/gitcanary/gitcanary/templates"
 )
@@ -71,5 +75,31 @@ func TestRetriesTransientFailures(t *testing.T) {
 	t.Logf("abort with Argo CD down:\n%s%s", out, errs)
 	if code != ExitTimeout || !strings.Contains(errs, "last error: connect to Argo CD at "+argo.Addr()) || !strings.Contains(out, "Retrying") {
 		t.Errorf("abort with Argo CD down: exit %d, want %d naming the connection\n%s%s", code, ExitTimeout, out, errs)
+	}
+}
+
+// movedSince tells a retried command that the release moved on after it
+// began (perhaps by its own push, whose answer was lost), and nothing
+// when the last change is older.
+func TestMovedSince(t *testing.T) {
+	w := newCLIWorld(t)
+	if code, out, errs := w.run("start", "-f", w.file, "--wait-for=none"); code != ExitOK {
+		t.Fatalf("start: exit %d\n%s%s", code, out, errs)
+	}
+	began := time.Now()
+	if code, out, errs := w.run("abort", "-f", w.file, "--wait-for=none"); code != ExitOK {
+		t.Fatalf("abort: exit %d\n%s%s", code, out, errs)
+	}
+	ctx := context.Background()
+	repo, err := git.Open(ctx, git.Options{URL: w.url, Branch: "main", CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := machine.New(machine.Deps{Repo: repo}, "reviews-v2", "apps/reviews")
+	if got := movedSince(ctx, m, began); !strings.HasPrefix(got, "now Abandoning after abort at ") {
+		t.Errorf("movedSince the abort = %q, want it to name the abort", got)
+	}
+	if got := movedSince(ctx, m, time.Now().Add(time.Hour)); got != "" {
+		t.Errorf("movedSince a later time = %q, want nothing", got)
 	}
 }
