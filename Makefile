@@ -8,7 +8,7 @@ BIN   := bin/gitcanary
 HEAVY := flock -o /tmp/gitcanary-heavy.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-unit test-e2e fuzz lint fmt bench bench-go bench-scale bench-e2e demo demo-down clean
+.PHONY: help build test test-unit test-e2e fuzz lint fmt bench bench-go bench-scale bench-e2e bench-pause demo demo-down clean
 
 include e2e/testbed/testbed.mk
 
@@ -51,10 +51,14 @@ fmt: ## gofmt every Go file
 bench: bench-go bench-scale ## the Go benchmarks, then the controller at scale
 
 bench-go: ## Go benchmarks (git on loopback, rendering, a release step without Argo CD)
-	$(HEAVY) $(GO) test -run '^$$' -bench . -skip BenchmarkControllerScale -benchmem ./pkg/...
+	$(HEAVY) $(GO) test -run '^$$' -bench . -skip 'BenchmarkControllerScale|BenchmarkPause' -benchmem ./pkg/...
 
 bench-scale: ## one controller driving GITCANARY_SCALE_RELEASES (default 1000) releases: time, CPU, RSS, latencies, RSS for 10,000
 	$(HEAVY) $(GO) test -count=1 -timeout 60m -run '^$$' -bench BenchmarkControllerScale -benchtime 1x ./pkg/controller/
+
+bench-pause: ## a release in a GITCANARY_PAUSE (default 10m) pause: git fetches, ref checks, Argo CD calls per minute; how soon another process's abort is seen
+	@mkdir -p bin && $(HEAVY) $(GO) test -c -o bin/machine.test ./pkg/machine/
+	cd pkg/machine && ../../bin/machine.test -test.run '^$$' -test.bench BenchmarkPause -test.benchtime 1x -test.timeout 60m
 
 bench-e2e: testbed-up build ## P1/P2 latencies on the test bed next to a bare Argo CD sync
 	GITCANARY_E2E=1 $(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkE2E -benchtime 1x -v ./e2e/

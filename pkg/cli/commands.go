@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
@@ -236,25 +238,46 @@ func newStart(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ctx, cancel := w.deadline(cmd.Context())
+			defer cancel()
+			p := &progress{out: g.stdout}
 			// A start that drives the release reads the cluster anyway: it
 			// checks the live workload and namespace before committing.
-			deps, closeFn, err := g.deps(cmd.Context(), r.Spec.Repo, until != nil)
-			if err != nil {
+			var m *machine.Machine
+			closeFn := func() {}
+			defer func() { closeFn() }()
+			if err := g.retry(ctx, &w, p, func(ctx context.Context) error {
+				deps, c, err := g.deps(ctx, r.Spec.Repo, until != nil)
+				if err != nil {
+					return err
+				}
+				// The Application is read before the first commit (admit.go).
+				closeArgo, err := g.admitting(ctx, &deps, r, &opts)
+				if err != nil {
+					c()
+					return err
+				}
+				m, closeFn = machine.New(deps, r.Metadata.Name, r.Spec.Repo.Path), func() { closeArgo(); c() }
+				return nil
+			}); err != nil {
 				return err
 			}
-			defer closeFn()
-			closeArgo, err := g.admitting(cmd.Context(), &deps, r, &opts)
-			if err != nil {
+			var res git.Result
+			err = g.retry(ctx, &w, p, func(ctx context.Context) error {
+				res, err = m.StartWith(ctx, r, opts)
 				return err
-			}
-			defer closeArgo()
-			m := machine.New(deps, r.Metadata.Name, r.Spec.Repo.Path)
-			res, err := m.StartWith(cmd.Context(), r, opts)
+			})
 			if errors.Is(err, machine.ErrExists) {
 				// Starting again with the same file resumes the release: this
-				// is how a killed CI job picks up where it stopped.
-				rec, _, lerr := m.Load(cmd.Context())
-				if lerr != nil {
+				// is how a killed CI job picks up where it stopped (and how
+				// a start whose push was answered by a broken connection
+				// finds that it landed).
+				var rec *release.Release
+				if lerr := g.retry(ctx, &w, p, func(ctx context.Context) error {
+					var err error
+					rec, _, err = m.Load(ctx)
+					return err
+				}); lerr != nil {
 					return lerr
 				}
 				if !release.SameRelease(rec.Spec, r.Spec) {
@@ -268,13 +291,13 @@ func newStart(g *globals) *cobra.Command {
 					return g.finished(r.Metadata.Name, rec, w)
 				}
 				fmt.Fprintf(g.stdout, "%s: resuming (%s, weights %s)\n", r.Metadata.Name, rec.Status.Phase, release.FormatWeights(rec.Status.Weights))
-				return g.drive(cmd.Context(), r.Metadata.Name, r.Spec.Repo, w)
+				return g.drive(ctx, r.Metadata.Name, r.Spec.Repo, w, p)
 			}
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(g.stdout, "%s: started, commit %s\n", r.Metadata.Name, shortHash(res.Commit.Hash))
-			return g.drive(cmd.Context(), r.Metadata.Name, r.Spec.Repo, w)
+			return g.drive(ctx, r.Metadata.Name, r.Spec.Repo, w, p)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
@@ -285,7 +308,8 @@ func newStart(g *globals) *cobra.Command {
 
 // newCommand builds set-weight, approve, promote and abort: a commit on
 // the release as it stands in git, then driving it as --wait-for says.
-func newCommand(g *globals, use, short string, nargs int, act func(m *machine.Machine, cmd *cobra.Command, args []string) (git.Result, error)) *cobra.Command {
+// Transient failures of the commit are retried until --timeout.
+func newCommand(g *globals, use, short string, nargs int, act func(ctx context.Context, m *machine.Machine, args []string) (git.Result, error)) *cobra.Command {
 	var wh where
 	w := waiting{abandonOK: strings.HasPrefix(use, "abort")}
 	cmd := &cobra.Command{
@@ -306,16 +330,44 @@ func newCommand(g *globals, use, short string, nargs int, act func(m *machine.Ma
 			if _, err := w.until(); err != nil {
 				return err
 			}
-			deps, _, err := g.deps(cmd.Context(), repo, false)
+			ctx, cancel := w.deadline(cmd.Context())
+			defer cancel()
+			p := &progress{out: g.stdout}
+			var m *machine.Machine
+			if err := g.retry(ctx, &w, p, func(ctx context.Context) error {
+				deps, _, err := g.deps(ctx, repo, false)
+				if err == nil {
+					m = machine.New(deps, name, repo.Path)
+				}
+				return err
+			}); err != nil {
+				return err
+			}
+			var res git.Result
+			began, retried := time.Now(), false
+			err = g.retry(ctx, &w, p, func(ctx context.Context) error {
+				var err error
+				res, err = act(ctx, m, rest)
+				if err != nil && retried && errors.Is(err, machine.ErrRefused) {
+					// An earlier attempt's push may have landed with its
+					// answer lost: if the release moved since this command
+					// began, that is not a reason to fail.
+					if moved := movedSince(ctx, m, began); moved != "" {
+						fmt.Fprintf(g.stdout, "%s: the release moved on while this command was retried (%s); not committing again\n", name, moved)
+						res = git.Result{}
+						return nil
+					}
+				}
+				retried = retried || err != nil
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			res, err := act(machine.New(deps, name, repo.Path), cmd, rest)
-			if err != nil {
-				return err
+			if res.Commit.Hash != "" {
+				fmt.Fprintf(g.stdout, "%s: %s, commit %s\n", name, res.Commit.Trailer(git.TrailerAction), shortHash(res.Commit.Hash))
 			}
-			fmt.Fprintf(g.stdout, "%s: %s, commit %s\n", name, res.Commit.Trailer(git.TrailerAction), shortHash(res.Commit.Hash))
-			return g.drive(cmd.Context(), name, repo, w)
+			return g.drive(ctx, name, repo, w, p)
 		},
 	}
 	wh.flags(cmd)
@@ -323,37 +375,52 @@ func newCommand(g *globals, use, short string, nargs int, act func(m *machine.Ma
 	return cmd
 }
 
+// movedSince describes the release's history entries recorded at or after
+// began (the last one), or "" when there are none.
+func movedSince(ctx context.Context, m *machine.Machine, began time.Time) string {
+	rec, _, err := m.Load(ctx)
+	if err != nil || rec.Status == nil {
+		return ""
+	}
+	h := rec.Status.History
+	if len(h) == 0 || h[len(h)-1].Time.Before(began.Truncate(time.Second)) {
+		return ""
+	}
+	e := h[len(h)-1]
+	return fmt.Sprintf("now %s after %s at %s", rec.Status.Phase, e.Action, e.Time.Format("15:04:05"))
+}
+
 func newSetWeight(g *globals) *cobra.Command {
 	return newCommand(g, "set-weight [NAME] WEIGHT", "Route WEIGHT% of the traffic to the new version now", 1,
-		func(m *machine.Machine, cmd *cobra.Command, args []string) (git.Result, error) {
+		func(ctx context.Context, m *machine.Machine, args []string) (git.Result, error) {
 			// ParseInt with a bit size: Atoi then int32() would wrap 4294967306 to 10.
 			w, err := strconv.ParseInt(args[0], 10, 32)
 			if err != nil || w < 0 || w > 100 {
 				return git.Result{}, exit(ExitInvalid, fmt.Errorf("weight %q is not a whole number from 0 to 100", args[0]))
 			}
-			return m.SetWeight(cmd.Context(), int32(w))
+			return m.SetWeight(ctx, int32(w))
 		})
 }
 
 func newApprove(g *globals) *cobra.Command {
 	return newCommand(g, "approve [NAME]", "End the pause the release is waiting in", 0,
-		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) {
-			return m.Approve(cmd.Context())
+		func(ctx context.Context, m *machine.Machine, _ []string) (git.Result, error) {
+			return m.Approve(ctx)
 		})
 }
 
 func newPromote(g *globals) *cobra.Command {
 	return newCommand(g, "promote [NAME]", "Skip the remaining steps: route 100% to the new version and retire the old", 0,
-		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) {
-			return m.Promote(cmd.Context())
+		func(ctx context.Context, m *machine.Machine, _ []string) (git.Result, error) {
+			return m.Promote(ctx)
 		})
 }
 
 func newAbort(g *globals) *cobra.Command {
 	var reason string
 	cmd := newCommand(g, "abort [NAME]", "Abandon the release now: stable gets 100%, then everything the release created goes", 0,
-		func(m *machine.Machine, cmd *cobra.Command, _ []string) (git.Result, error) {
-			return m.Abort(cmd.Context(), reason)
+		func(ctx context.Context, m *machine.Machine, _ []string) (git.Result, error) {
+			return m.Abort(ctx, reason)
 		})
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the release's status and commit")
 	return cmd

@@ -54,7 +54,7 @@ func codeOf(err error) int {
 	case errors.As(err, &ee):
 		return ee.code
 	case errors.Is(err, release.ErrInvalid), errors.Is(err, machine.ErrRefused), errors.Is(err, argocd.ErrNotAuthorized), errors.Is(err, argocd.ErrMismatch),
-		errors.Is(err, machine.ErrExists), errors.Is(err, machine.ErrNotFound), errors.Is(err, machine.ErrBadFile),
+		errors.Is(err, argocd.ErrNotFound), errors.Is(err, machine.ErrExists), errors.Is(err, machine.ErrNotFound), errors.Is(err, machine.ErrBadFile),
 		errors.Is(err, kustomize.ErrBuild), errors.Is(err, redact.ErrCredentials):
 		return ExitInvalid
 	case errors.Is(err, context.DeadlineExceeded):
@@ -242,7 +242,11 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	if err := checkServer(g.argo.Server); err != nil {
 		return d, nil, err
 	}
-	client, closer, err := argocd.New(ctx, g.argo)
+	// A server that takes connections but never answers must not use up
+	// --timeout in one attempt: the connection is retried instead.
+	cctx, cancel := context.WithTimeout(ctx, argoConnectTimeout)
+	client, closer, err := argocd.New(cctx, g.argo)
+	cancel()
 	if err != nil {
 		return d, nil, err
 	}

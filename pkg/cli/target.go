@@ -136,34 +136,81 @@ func (w *waiting) until() (machine.Until, error) {
 	}
 }
 
-// drive runs the release until --wait-for holds, printing progress.
-func (g *globals) drive(ctx context.Context, name string, repo release.Repo, w waiting) error {
+// deadline bounds the whole command, its commit and the driving after
+// it, by --timeout: transient failures are retried until then.
+func (w *waiting) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, w.timeout)
+}
+
+// timedOut is the exit 4 error: where the release stands, and what it
+// last waited for or the last error that kept it from moving.
+func (w *waiting) timedOut(rec *release.Release, last string) error {
+	msg := fmt.Sprintf("timed out after %s waiting for %s", w.timeout, w.waitFor)
+	if w.waitFor == "" || strings.EqualFold(w.waitFor, "none") {
+		msg = fmt.Sprintf("timed out after %s", w.timeout)
+	}
+	if rec != nil && rec.Status != nil {
+		msg += fmt.Sprintf(" (release is %s, weights %s)", rec.Status.Phase, release.FormatWeights(rec.Status.Weights))
+	}
+	if last != "" {
+		msg += ": " + last
+	}
+	return exit(ExitTimeout, errors.New(msg))
+}
+
+// retry runs fn until it succeeds, fails for good, or ctx ends; each
+// transient failure (machine.Classify) is printed as a progress line and
+// retried with machine.Backoff. When ctx ends first, it returns the exit 4
+// error naming the last failure.
+func (g *globals) retry(ctx context.Context, w *waiting, p *progress, fn func(context.Context) error) error {
+	err := machine.Retry(ctx, nil, fn, p.retrying)
+	var gaveUp *machine.GaveUpError
+	if errors.As(err, &gaveUp) && errors.Is(gaveUp.Err, context.DeadlineExceeded) {
+		return w.timedOut(p.rec, "last error: "+gaveUp.Last.Error())
+	}
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return w.timedOut(p.rec, p.lastWhy())
+	}
+	return err
+}
+
+// drive runs the release until --wait-for holds, printing progress. ctx
+// carries the command's --timeout.
+func (g *globals) drive(ctx context.Context, name string, repo release.Repo, w waiting, p *progress) error {
 	until, err := w.until()
 	if err != nil || until == nil {
 		return err
 	}
-	deps, closeFn, err := g.deps(ctx, repo, true)
+	var deps machine.Deps
+	closeFn := func() {}
+	err = g.retry(ctx, &w, p, func(ctx context.Context) error {
+		d, c, err := g.deps(ctx, repo, true)
+		if err == nil {
+			deps, closeFn = d, c
+		}
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	defer cancel()
 	m := machine.New(deps, name, repo.Path)
-	p := &progress{out: g.stdout}
 	rec, err := m.Run(ctx, until, p.report)
+	if rec != nil {
+		p.rec = rec
+	}
 	if ctx.Err() == context.DeadlineExceeded {
-		where := ""
-		if rec != nil {
-			where = fmt.Sprintf(" (release is %s, weights %s)", rec.Status.Phase, release.FormatWeights(rec.Status.Weights))
-		}
-		return exit(ExitTimeout, fmt.Errorf("timed out after %s waiting for %s%s", w.timeout, w.waitFor, where))
+		return w.timedOut(p.rec, p.lastWhy())
 	}
 	if err != nil {
 		return err
 	}
-	final, _, err := m.Load(ctx)
-	if err != nil {
+	var final *release.Release
+	if err := g.retry(ctx, &w, p, func(ctx context.Context) error {
+		var err error
+		final, _, err = m.Load(ctx)
+		return err
+	}); err != nil {
 		return err
 	}
 	return g.finished(name, final, w)
@@ -180,13 +227,20 @@ func (g *globals) finished(name string, final *release.Release, w waiting) error
 	return nil
 }
 
-// progress prints one line whenever what the release does changes.
+// progress prints one line whenever what the release does changes, and
+// one for every retry of a transient failure.
 type progress struct {
 	out  io.Writer
 	last string
+	// rec is the record last seen; why what it waited for, errored
+	// whether that was a failure to find out (for the timeout's message).
+	rec     *release.Release
+	why     string
+	errored bool
 }
 
 func (p *progress) report(o machine.Outcome) {
+	p.rec, p.why, p.errored = o.Release, o.Reason, o.Errored
 	st := o.Release.Status
 	step := ""
 	if st.Step >= 0 && st.Step < len(o.Release.Spec.Steps) {
@@ -196,12 +250,32 @@ func (p *progress) report(o machine.Outcome) {
 	if o.Did != "" {
 		what = o.Did + " " + shortHash(o.Commit)
 	}
-	line := fmt.Sprintf("%-11s%s %s | %s", st.Phase, step, release.FormatWeights(st.Weights), what)
+	p.print(fmt.Sprintf("%-11s%s %s | %s", st.Phase, step, release.FormatWeights(st.Weights), what))
+}
+
+// retrying reports a transient failure that is retried in d.
+func (p *progress) retrying(err error, d time.Duration) {
+	p.why, p.errored = err.Error(), true
+	p.print(fmt.Sprintf("%-11s %s (trying again in %s)", "Retrying", err, d.Round(100*time.Millisecond)))
+}
+
+func (p *progress) print(line string) {
 	if line == p.last {
 		return
 	}
 	p.last = line
 	fmt.Fprintf(p.out, "%s %s\n", time.Now().Format("15:04:05"), line)
+}
+
+// lastWhy says what the release last waited for, for the timeout's message.
+func (p *progress) lastWhy() string {
+	switch {
+	case p.why == "":
+		return ""
+	case p.errored:
+		return "last error: " + p.why
+	}
+	return "last waiting for: " + p.why
 }
 
 var shortHash = git.ShortHash

@@ -169,6 +169,11 @@ type Repo interface {
 	// Contains reports whether ancestor is descendant or in its history
 	// (within ClockSkew of committer time), fetching when needed.
 	Contains(ctx context.Context, ancestor, descendant string) (bool, error)
+	// Peek asks the remote which commit the branch is at, from its ref
+	// advertisement (what `git ls-remote` shows): no objects are fetched
+	// and the cache is not touched. A cheap way to learn whether anything
+	// was pushed since a Head.
+	Peek(ctx context.Context) (string, error)
 }
 
 // ShortHash abbreviates a commit hash to 8 characters for people to read.

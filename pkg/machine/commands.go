@@ -73,39 +73,3 @@ func (m *Machine) Abort(ctx context.Context, why string) (git.Result, error) {
 func (m *Machine) commitNow(ctx context.Context, mut mutation) (git.Result, error) {
 	return m.commit(ctx, atHead, mut)
 }
-
-// Until says when Run stops, given the outcome of the last step.
-type Until func(o Outcome) bool
-
-// Run steps the release until until returns true, the context ends or an
-// error occurs. report sees every outcome (for progress output).
-func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*release.Release, error) {
-	for {
-		out, err := m.Step(ctx)
-		if err != nil {
-			return out.Release, err
-		}
-		if report != nil {
-			report(out)
-		}
-		if out.Superseded {
-			return out.Release, fmt.Errorf("release %s: %w: %s", m.name, ErrSuperseded, out.Reason)
-		}
-		if until(out) {
-			return out.Release, nil
-		}
-		if out.Done {
-			return out.Release, nil
-		}
-		if out.Did != "" {
-			continue // a side effect happened: look again at once
-		}
-		delay := out.Wait
-		if delay <= 0 || delay > pollInterval {
-			delay = pollInterval
-		}
-		if err := m.deps.sleep(ctx, delay); err != nil {
-			return out.Release, err
-		}
-	}
-}

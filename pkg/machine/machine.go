@@ -119,6 +119,8 @@ type Outcome struct {
 	Errored bool
 	// Release is the record the decision was taken on.
 	Release *release.Release
+	// Head is the branch's commit the record was read at.
+	Head string
 }
 
 // Load reads the release's record at the branch head.
@@ -177,6 +179,12 @@ func (m *Machine) Step(ctx context.Context) (Outcome, error) {
 // changed after its last commit (another release, a person) is Superseded:
 // done, without syncing.
 func (m *Machine) StepFrom(ctx context.Context, rec *release.Release, app *App) (Outcome, error) {
+	out, err := m.stepFrom(ctx, rec, app)
+	out.Head = app.Commit
+	return out, err
+}
+
+func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) (Outcome, error) {
 	if rec.Status.Phase.Terminal() {
 		return Outcome{Release: rec, Done: true, Reason: fmt.Sprintf("release %s", rec.Status.Phase)}, nil
 	}

@@ -35,7 +35,9 @@ type clusterFacts struct {
 // observe reads Argo CD and, once it has applied the commit, the cluster.
 // What cannot be read (Argo CD or the API server unreachable) becomes an
 // Errored verdict or unreadable cluster facts, never an error: the
-// release waits until it can find out.
+// release waits until it can find out. An answer that is a refusal (the
+// Application does not exist or the token may not see it, the cluster
+// denies the read) is an error: waiting would not change it.
 func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, last git.Commit) (view, error) {
 	v := view{rec: rec, state: app.State, last: last, now: m.deps.now(), since: last.Time}
 	if h := rec.Status.History; len(h) > 0 && h[len(h)-1].Seq == rec.Status.Seq {
@@ -45,6 +47,9 @@ func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, l
 	if err != nil {
 		if ctx.Err() != nil {
 			return v, ctx.Err()
+		}
+		if Classify(err) == Refused {
+			return v, err
 		}
 		v.argo = argocd.Verdict{State: argocd.Errored, Reason: fmt.Sprintf("cannot read Argo CD application %s: %v", rec.Spec.ArgoCD.Application, err)}
 		return v, nil
@@ -62,6 +67,9 @@ func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, l
 	if err != nil {
 		if ctx.Err() != nil {
 			return v, ctx.Err()
+		}
+		if Classify(err) == Refused {
+			return v, fmt.Errorf("read the cluster: %w", err)
 		}
 		v.cluster = &clusterFacts{unreadable: err.Error()}
 		return v, nil

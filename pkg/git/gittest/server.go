@@ -31,11 +31,12 @@ const (
 
 // Server is a git daemon on 127.0.0.1 serving the repositories under Base.
 type Server struct {
-	base string
-	port int
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the daemon has exited
-	logs *logBuffer
+	daemon string
+	base   string
+	port   int
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the daemon has exited
+	logs   *logBuffer
 }
 
 // logBuffer collects the daemon's output; it is written by exec's copying
@@ -65,7 +66,7 @@ func NewServer(t testing.TB) *Server {
 	base := t.TempDir()
 	var lastErr error
 	for try := 0; try < 5; try++ {
-		s, err := start(daemon, base)
+		s, err := start(daemon, base, 0)
 		if err == nil {
 			t.Cleanup(s.Stop)
 			return s
@@ -93,12 +94,15 @@ func gitDaemonPath(t testing.TB) string {
 	return p
 }
 
-func start(daemon, base string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+// start runs the daemon on port, or on a free port when port is 0.
+func start(daemon, base string, port int) (*Server, error) {
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
-	s := &Server{base: base, port: port, done: make(chan struct{}), logs: &logBuffer{}}
+	s := &Server{daemon: daemon, base: base, port: port, done: make(chan struct{}), logs: &logBuffer{}}
 	s.cmd = exec.Command(daemon,
 		"--listen=127.0.0.1", "--port="+strconv.Itoa(port),
 		"--base-path="+base, "--export-all", "--enable=receive-pack",
@@ -155,6 +159,19 @@ func (s *Server) Stop() {
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
 	}
+}
+
+// Restart starts the daemon again after Stop, on the same port and serving
+// the same repositories: a git server that was down and is back. Not safe
+// to call while Stop runs.
+func (s *Server) Restart() error {
+	s.Stop()
+	n, err := start(s.daemon, s.base, s.port)
+	if err != nil {
+		return fmt.Errorf("gittest: restart git daemon on %s: %w", s.Addr(), err)
+	}
+	s.cmd, s.done, s.logs = n.cmd, n.done, n.logs
+	return nil
 }
 
 // Addr is the daemon's host:port.

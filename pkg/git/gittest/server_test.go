@@ -49,6 +49,13 @@ func TestServer(t *testing.T) {
 	if _, err := gitErr("", "ls-remote", url); err == nil {
 		t.Error("server still answers after Stop")
 	}
+	// Back on the same port, with the same repositories.
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := gitErr("", "ls-remote", url, "main"); err != nil || !strings.Contains(out, "refs/heads/main") {
+		t.Errorf("ls-remote after Restart: %v: %s", err, out)
+	}
 }
 
 func git(t *testing.T, dir string, args ...string) {

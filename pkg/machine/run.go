@@ -1,0 +1,124 @@
+package machine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// Until says when Run stops, given the outcome of the last step.
+type Until func(o Outcome) bool
+
+// How Run waits in a pause (see idle): a ref check every refCheck, a full
+// step (a fetch, Argo CD and the cluster) at least every revisit.
+const (
+	refCheck = 3 * time.Second
+	revisit  = 30 * time.Second
+)
+
+// Run steps the release until until returns true, the context ends or an
+// error that is not Transient occurs. report sees every outcome (for
+// progress output), and also every transient failure, as an Errored
+// outcome whose Reason names it (once a record has been read).
+//
+// Between steps it waits:
+//   - after a side effect, not at all;
+//   - while Argo CD and the cluster catch up with a commit, pollInterval;
+//   - while it cannot find out (Errored) or git, Argo CD or the API server
+//     fail transiently, by Backoff: about 1 s, doubling to about 15 s;
+//   - in a pause whose commit has converged, idle: cheap ref checks of the
+//     branch, and a full step only when it moved or the pause is due.
+func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*release.Release, error) {
+	var rec *release.Release // the record of the last step that succeeded
+	var b Backoff
+	for {
+		out, err := m.Step(ctx)
+		if err != nil {
+			if ctx.Err() != nil || Classify(err) != Transient {
+				return rec, err
+			}
+			d := b.Next()
+			if report != nil && rec != nil {
+				report(Outcome{Release: rec, Errored: true, Wait: d, Reason: fmt.Sprintf("%v (trying again in %s)", err, d.Round(100*time.Millisecond))})
+			}
+			m.deps.log().Warn("retrying", "release", m.name, "in", d.Round(100*time.Millisecond), "err", err)
+			if err := m.deps.sleep(ctx, d); err != nil {
+				return rec, err
+			}
+			continue
+		}
+		rec = out.Release
+		if report != nil {
+			report(out)
+		}
+		if out.Superseded {
+			return out.Release, fmt.Errorf("release %s: %w: %s", m.name, ErrSuperseded, out.Reason)
+		}
+		if until(out) {
+			return out.Release, nil
+		}
+		if out.Done {
+			return out.Release, nil
+		}
+		if out.Did != "" {
+			b.Reset()
+			continue // a side effect happened: look again at once
+		}
+		if out.Errored {
+			if err := m.deps.sleep(ctx, b.Next()); err != nil {
+				return out.Release, err
+			}
+			continue
+		}
+		b.Reset()
+		if out.Converged && out.Release.Status.Phase == release.Paused && out.Head != "" {
+			if err := m.idle(ctx, out.Head, out.Wait, out.Awaiting); err != nil {
+				return out.Release, err
+			}
+			continue
+		}
+		delay := out.Wait
+		if delay <= 0 || delay > pollInterval {
+			delay = pollInterval
+		}
+		if err := m.deps.sleep(ctx, delay); err != nil {
+			return out.Release, err
+		}
+	}
+}
+
+// idle waits in a pause without asking Argo CD or the cluster anything.
+// Every refCheck it asks the git server where the branch is (its ref
+// advertisement, as `git ls-remote` shows it: no objects are fetched) and
+// returns as soon as the branch moved from head, the commit the pause was
+// looked at on: that commit may approve, abort or change the release. It
+// also returns when the pause is due (wait, unless it waits for an
+// approval) and after revisit, so that a full step looks at Argo CD and
+// the cluster again now and then (the new version's pods may fail during
+// a pause). A failed ref check ends the wait too: the full step that
+// follows retries the failure, or reports it.
+func (m *Machine) idle(ctx context.Context, head string, wait time.Duration, awaiting bool) error {
+	span := revisit
+	if !awaiting && wait > 0 && wait < span {
+		span = wait
+	}
+	end := m.deps.now().Add(span)
+	for {
+		left := end.Sub(m.deps.now())
+		if left <= 0 {
+			return nil
+		}
+		if err := m.deps.sleep(ctx, min(left, refCheck)); err != nil {
+			return err
+		}
+		if !m.deps.now().Before(end) {
+			return nil
+		}
+		h, err := m.deps.Repo.Peek(ctx)
+		if err != nil || h != head {
+			return nil
+		}
+	}
+}
