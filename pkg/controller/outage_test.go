@@ -23,6 +23,9 @@ import (
 func TestOutageConditions(t *testing.T) {
 	w := machinetest.New(t)
 	proxy := netfault.New(t, w.Server.Addr())
+	// The Application deploys the repository through the proxy too: the
+	// release's URL must be the Application's.
+	w.Argo.SetSource("reviews", "git://"+proxy.Addr()+"/apps.git", "apps/reviews", "main")
 	d := newDriver(t, w)
 	r := parse(t, releaseDoc(t, "git://"+proxy.Addr()+"/apps.git", ""))
 	res := reconcileUntil(t, d, w, r, awaiting)
