@@ -60,7 +60,7 @@ func TestDeploymentConfig(t *testing.T) {
 	head := s.head()
 	code, out := s.cli("--config", badConfig(t, ".status.readyReplica"), "start", "-f", s.file, "--wait-for=done")
 	want := fmt.Sprintf("gitcanary: DeploymentConfig %s/reviews-v1: path .status.readyReplica of custom workload deploymentconfigs does not resolve in the live object; "+
-		"check customWorkloads in the config file (is the field named differently, or does the workload have no ready replicas?): invalid release\n", s.ns)
+		"check customWorkloads in the config file (is the field named differently, or does the workload have no ready replicas?)\n", s.ns)
 	if code != cli.ExitInvalid || out != want {
 		t.Errorf("start with a wrong statusReadyReplicas: exit %d, want %d; output:\n%s\nwant:\n%s", code, cli.ExitInvalid, out, want)
 	}
