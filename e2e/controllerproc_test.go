@@ -109,7 +109,7 @@ func (s *scenario) startController(name, cache string, args ...string) *controll
 		"--poll", "1s", "--releases-interval", "1s",
 	}
 	p.cmd = exec.Command(gitcanaryBinary(s.t), append(base, args...)...)
-	p.cmd.Env = append(os.Environ(), "ARGOCD_AUTH_TOKEN="+s.env.ArgoToken)
+	p.cmd.Env = append(append(os.Environ(), "ARGOCD_AUTH_TOKEN="+s.env.ArgoToken), s.procEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		s.t.Fatal(err)

@@ -51,15 +51,18 @@ type scenario struct {
 	// controller scenarios put their Release resources.
 	ungranted bool
 	endpoints bool // checkConverged also checks the EndpointSlices behind routed subsets
-	server    *gittest.Server
-	url       string
-	cache     string
-	file      string
-	rel       *release.Release
-	argo      argocd.Client
-	cluster   kube.Cluster
-	dyn       dynamic.Interface
-	phases    []release.Phase // phases seen converged, in order
+	// procEnv is added to the environment of every gitcanary process the
+	// scenario starts (the binary and the controller).
+	procEnv []string
+	server  *gittest.Server
+	url     string
+	cache   string
+	file    string
+	rel     *release.Release
+	argo    argocd.Client
+	cluster kube.Cluster
+	dyn     dynamic.Interface
+	phases  []release.Phase // phases seen converged, in order
 }
 
 func randSuffix() string {

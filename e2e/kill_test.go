@@ -46,7 +46,7 @@ func gitcanaryBinary(t testing.TB) string {
 func (s *scenario) command(ctx context.Context, args ...string) *exec.Cmd {
 	base := []string{"--cache-dir", s.cache, "--server", s.env.ArgoServer, "--plaintext", "--kubeconfig", s.env.Kubeconfig, "--log-level", "info"}
 	cmd := exec.CommandContext(ctx, gitcanaryBinary(s.t), append(base, args...)...)
-	cmd.Env = append(os.Environ(), "ARGOCD_AUTH_TOKEN="+s.env.ArgoToken)
+	cmd.Env = append(append(os.Environ(), "ARGOCD_AUTH_TOKEN="+s.env.ArgoToken), s.procEnv...)
 	return cmd
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"github.com/gitcanary/gitcanary/pkg/fault"
 )
 
 // DedupeDepth bounds how many commits back from the head Apply looks for a
@@ -122,9 +124,11 @@ func (r *repo) attempt(ctx context.Context, edit Edit) (Result, error) {
 	if err := r.runHook("before-push"); err != nil {
 		return Result{}, err
 	}
+	fault.Point(fault.AfterCommit)
 	if err := r.push(ctx, head, commit.Hash, objects); err != nil {
 		return Result{}, err
 	}
+	fault.Point(fault.AfterPush)
 	if err := r.runHook("after-push"); err != nil {
 		return Result{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/argocd"
+	"github.com/gitcanary/gitcanary/pkg/fault"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
@@ -223,6 +224,11 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 		}
 		if err != nil {
 			return Outcome{Release: rec, Wait: errorPoll, Errored: true, Reason: fmt.Sprintf("cannot request a sync: %v", err)}, nil
+		}
+		if dec.prune {
+			fault.Point(fault.AfterPruneSync)
+		} else {
+			fault.Point(fault.AfterSync)
 		}
 		m.deps.log().Info("sync requested", "release", m.name, "app", rec.Spec.ArgoCD.Application, "commit", shortHash(last.Hash), "phase", rec.Status.Phase)
 		out.Did, out.Commit = "sync", last.Hash
