@@ -107,7 +107,7 @@ func (s *scenario) checkFaultEnd() {
 	for _, line := range strings.Split(s.snapshot(), "\n") {
 		names = append(names, strings.Fields(line)[0])
 	}
-	want := "DestinationRule/reviews Deployment/reviews-v2 Gateway/bookinfo-gateway Service/reviews VirtualService/reviews"
+	want := "Deployment/reviews-v2 DestinationRule/reviews Gateway/bookinfo-gateway Service/reviews VirtualService/reviews"
 	if got := strings.Join(names, " "); got != want {
 		s.t.Errorf("objects in namespace %s: %s, want %s", s.ns, got, want)
 	}
