@@ -243,33 +243,13 @@ stringData: {type: git, url: %q, username: %q, password: %q}
 }
 
 // startSecretsController is startController with the planted environment
-// and config file instead of the bed's token.
+// (its ARGOCD_AUTH_TOKEN replaces the bed's: the later value wins) and
+// config file, logging at debug.
 func (s *scenario) startSecretsController(config string, env []string) *controllerProc {
 	s.t.Helper()
-	p := &controllerProc{t: s.t, name: "secrets", out: &lockedBuffer{}, metrics: freeAddr(s.t), probes: freeAddr(s.t), exited: make(chan struct{})}
-	args := []string{
-		"--cache-dir", s.cache, "--server", s.env.ArgoServer, "--plaintext", "--kubeconfig", s.env.Kubeconfig,
-		"--config", config, "--log-level", "debug",
-		"run", "--namespace", s.ns, "--leader-election-namespace", s.ns,
-		"--metrics-bind-address", p.metrics, "--health-probe-bind-address", p.probes, "--poll", "1s",
-	}
-	p.cmd = exec.Command(gitcanaryBinary(s.t), args...)
-	p.cmd.Env = append(os.Environ(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	s.t.Cleanup(func() {
-		p.stop(syscall.SIGTERM)
-		if s.t.Failed() {
-			s.t.Logf("controller (pid %d) log:\n%s", p.cmd.Process.Pid, p.log())
-		}
-	})
-	return p
+	s.procEnv = env
+	defer func() { s.procEnv = nil }()
+	return s.startController("secrets", s.cache, "--config", config, "--log-level", "debug")
 }
 
 // waitNamedCR waits until Release resource name's status satisfies ok.

@@ -53,14 +53,8 @@ func TestBadInputCatalogue(t *testing.T) {
 			if len(tt.release) > 0 {
 				data := string(mustRead(t, file))
 				for _, e := range tt.release {
-					if !strings.Contains(data, e.old) {
-						t.Fatalf("the release has no %q", e.old)
-					}
-					if e.new == cut {
-						data = data[:strings.Index(data, e.old)]
-					} else {
-						data = strings.Replace(data, e.old, e.new, 1)
-					}
+					e.file = "the release"
+					data = e.apply(t, data)
 				}
 				if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
 					t.Fatal(err)
@@ -79,17 +73,11 @@ func TestBadInputCatalogue(t *testing.T) {
 				if len(tt.recorded) > 0 {
 					files := map[string][]byte{}
 					for _, e := range tt.recorded {
-						data := string(w.server.ReadFile(t, "case.git", e.file))
-						if e.old == "" {
-							data = e.new
-						} else if e.new == cut {
-							data = data[:strings.Index(data, e.old)]
-						} else if !strings.Contains(data, e.old) {
-							t.Fatalf("%s has no %q:\n%s", e.file, e.old, data)
-						} else {
-							data = strings.Replace(data, e.old, e.new, 1)
+						data, ok := files[e.file]
+						if !ok {
+							data = w.server.ReadFile(t, "case.git", e.file)
 						}
-						files[e.file] = []byte(data)
+						files[e.file] = []byte(e.apply(t, string(data)))
 					}
 					w.server.Push(t, "case.git", files, "a person edits gitcanary's files")
 				}
@@ -133,9 +121,6 @@ const (
 	record   = "apps/reviews/.gitcanary/releases/reviews-v2.yaml"
 	stateYML = "apps/reviews/.gitcanary/state.yaml"
 )
-
-// cut as an edit's new text cuts the file before old.
-const cut = "\x00cut"
 
 var statusArgs = []string{"status", "reviews-v2", "--repo", "URL", "--path", "apps/reviews"}
 
@@ -219,7 +204,7 @@ var catalogue = []badInput{
 	{name: "record status.phase unknown", started: true, recorded: []edit{{file: record, old: "\n  phase: Preparing\n", new: "\n  phase: Running\n"}}, args: []string{"abort", "-f", "RELEASE", "--wait-for=none"},
 		want: "gitcanary: apps/reviews/.gitcanary/releases/reviews-v2.yaml: invalid release:\n  status.phase: \"Running\" is not a phase; one of [Abandoned Abandoning Paused Preparing Progressing Promoted Promoting Retiring Reverting Routing]"},
 	{name: "record paused on a weight step", started: true, recorded: []edit{{file: record, old: "\n  step: -1\n", new: "\n  step: 0\n"}, {file: record, old: "\n  phase: Preparing\n", new: "\n  phase: Paused\n"}}, args: []string{"approve", "-f", "RELEASE", "--wait-for=none"},
-		want: "gitcanary: apps/reviews/.gitcanary/releases/reviews-v2.yaml: invalid release:\n  status.step: -1 is not a pause step, but the phase is Paused"},
+		want: "gitcanary: apps/reviews/.gitcanary/releases/reviews-v2.yaml: invalid release:\n  status.step: 0 is not a pause step, but the phase is Paused"},
 	{name: "record status.seq zero", started: true, recorded: []edit{{file: record, old: "\n  seq: 1\n", new: "\n  seq: 0\n"}}, args: []string{"set-weight", "-f", "RELEASE", "20", "--wait-for=none"},
 		want: "gitcanary: apps/reviews/.gitcanary/releases/reviews-v2.yaml: invalid release:\n  status.seq: must be at least 1 (the record's first commit), got 0"},
 	{name: "record truncated", started: true, recorded: []edit{{file: record, new: "apiVersion: gitcanary.io/v1alpha1\nkind: Release\nmetadata:\n  name: reviews-v2\nspec:\n  repo: {url: \"git://"}}, args: statusArgs,

@@ -28,20 +28,32 @@ func fixtureFiles(t *testing.T, edits []edit) map[string][]byte {
 		t.Fatal(err)
 	}
 	for _, e := range edits {
-		if e.old == "" {
-			files[e.file] = []byte(e.new)
-			continue
-		}
-		data := string(files[e.file])
-		if !strings.Contains(data, e.old) {
-			t.Fatalf("%s has no %q", e.file, e.old)
-		}
-		files[e.file] = []byte(strings.Replace(data, e.old, e.new, 1))
+		files[e.file] = []byte(e.apply(t, string(files[e.file])))
 	}
 	return files
 }
 
 type edit struct{ file, old, new string }
+
+// cut as an edit's new text cuts the file before old.
+const cut = "\x00cut"
+
+// apply returns data edited: replaced whole when old is "", else cut
+// before old or old replaced once by new; data must hold old.
+func (e edit) apply(t *testing.T, data string) string {
+	t.Helper()
+	if e.old == "" {
+		return e.new
+	}
+	i := strings.Index(data, e.old)
+	switch {
+	case i < 0:
+		t.Fatalf("%s has no %q:\n%s", e.file, e.old, data)
+	case e.new == cut:
+		return data[:i]
+	}
+	return strings.Replace(data, e.old, e.new, 1)
+}
 
 var editPrefix = regexp.MustCompile(`^gitcanary: edit main of git://127\.0\.0\.1:\d+/case\.git at [0-9a-f]{8}: `)
 

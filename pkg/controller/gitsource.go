@@ -207,13 +207,7 @@ func (s *GitSource) read(ctx context.Context, repo release.Repo) (_ []fileReleas
 }
 
 func (s *GitSource) report(key, problem string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.broken[key] == problem {
-		return
-	}
-	s.broken[key] = problem
-	s.log().Error("release file is not valid; fix it to drive the release", "problem", problem)
+	s.logOnce(key, problem, "release file is not valid; fix it to drive the release")
 }
 
 // refusedFileRetry is how often a refused Release file is looked at again.
@@ -221,13 +215,19 @@ const refusedFileRetry = time.Minute
 
 // refuse logs a refused release once, until its problem changes.
 func (s *GitSource) refuse(key, problem string) {
+	s.logOnce(key, problem, "release refused; it is looked at again every minute")
+}
+
+// logOnce logs msg with a file's problem unless that problem was the
+// last one logged for the file.
+func (s *GitSource) logOnce(key, problem, msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.broken[key] == problem {
 		return
 	}
 	s.broken[key] = problem
-	s.log().Error("release refused; it is looked at again every minute", "problem", problem)
+	s.log().Error(msg, "problem", problem)
 }
 
 // fileKey names a Release file of a watched repository.

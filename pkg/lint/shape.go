@@ -2,6 +2,7 @@ package lint
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -106,16 +107,10 @@ func kubeShape(o overlay.Object, into any) string {
 	switch {
 	case err == nil:
 		return ""
-	case asTypeError(err, &te):
+	case errors.As(err, &te):
 		return fmt.Sprintf("%s: expected %s, got %s", te.Field, jsonType(te.Type.Kind().String()), jsonValue(te.Value))
 	}
 	return err.Error()
-}
-
-func asTypeError(err error, te **json.UnmarshalTypeError) bool {
-	t, ok := err.(*json.UnmarshalTypeError)
-	*te = t
-	return ok
 }
 
 // jsonType names a Go kind as the JSON type that decodes into it.
