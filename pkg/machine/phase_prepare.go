@@ -164,7 +164,7 @@ func (m *Machine) Check(ctx context.Context, app *App, spec release.Spec) (*Chec
 	if err != nil {
 		return nil, err
 	}
-	in := lint.Input{Objects: objs, Files: app.Files, AppPath: app.Path, Host: spec.Traffic.Host,
+	in := lint.Input{Objects: objs, More: app.declarations(ctx, m.deps.Builder), AppPath: app.Path, Host: spec.Traffic.Host,
 		Namespace: spec.Workload.Namespace, Kind: kind, NamespaceLabels: nsLabels}
 	return &Checked{Workload: stableObj, Kind: kind, NamespaceLabels: nsLabels, Input: in, Findings: lint.All(in)}, nil
 }
