@@ -41,7 +41,9 @@ func (m *mapSource) ReadFile(p string) ([]byte, error) {
 	return []byte(data), nil
 }
 
-func (m *mapSource) ReadDir(string) ([]string, error) { return nil, errors.New("not listed in these tests") }
+func (m *mapSource) ReadDir(string) ([]string, error) {
+	return nil, errors.New("not listed in these tests")
+}
 
 // closure is an app whose kustomization reaches a base with ../, a
 // component, a patch and a generator file, next to files it never names.
