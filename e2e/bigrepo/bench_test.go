@@ -8,22 +8,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
-	"github.com/gitcanary/gitcanary/pkg/argocd/argocdtest"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/git/gittest"
-	"github.com/gitcanary/gitcanary/pkg/kube"
-	"github.com/gitcanary/gitcanary/pkg/kube/kubetest"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/machine"
-	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -79,28 +74,26 @@ func benchRepo(b *testing.B, bin string, steps int) {
 	if err := os.WriteFile(rel, releaseDoc(url), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	routed(b, ctx, url, filepath.Join(work, "setup-cache"))
-
 	bins := []string{bin}
 	if base := os.Getenv("GITCANARY_BENCH_BASELINE"); base != "" {
 		bins = append(bins, base)
 	}
+	label := func(n int) string { return []string{"gitcanary", "baseline"}[n] }
+	cache := func(n int) string { return filepath.Join(work, fmt.Sprintf("cache-%d", n)) }
+	// plan first: it plans a release that has not started.
 	for n, bin := range bins {
-		label := "gitcanary"
-		if n > 0 {
-			label = "baseline"
-		}
-		cache := filepath.Join(work, fmt.Sprintf("cache-%d", n))
-		row(label+" plan --step 1, empty cache", measure(b, bin, "plan", "-f", rel, "--step", "1", "--cache-dir", cache))
-		row(label+" plan --step 1, warm cache", measure(b, bin, "plan", "-f", rel, "--step", "1", "--cache-dir", cache))
-		cold := filepath.Join(work, fmt.Sprintf("cold-%d", n))
+		row(label(n)+" plan --step 1, empty cache", measure(b, bin, "plan", "-f", rel, "--step", "1", "--cache-dir", cache(n)))
+		row(label(n)+" plan --step 1, warm cache", measure(b, bin, "plan", "-f", rel, "--step", "1", "--cache-dir", cache(n)))
+	}
+	routed(b, ctx, url, filepath.Join(work, "setup-cache"))
+	for n, bin := range bins {
 		weight := func(dir string, w int) usage {
 			return measure(b, bin, "set-weight", "app-000-v2", strconv.Itoa(w), "--repo", url, "--path", AppPath(0),
 				"--wait-for=none", "--cache-dir", dir)
 		}
-		row(label+" set-weight, empty cache", weight(cold, 20+n))
-		row(label+" set-weight, warm cache", weight(cache, 30+n))
-		row(label+" set-weight, warm cache, again", weight(cache, 40+n))
+		row(label(n)+" set-weight, empty cache", weight(filepath.Join(work, fmt.Sprintf("cold-%d", n)), 20+n))
+		row(label(n)+" set-weight, warm cache", weight(cache(n), 30+n))
+		row(label(n)+" set-weight, warm cache, again", weight(cache(n), 40+n))
 	}
 
 	fmt.Printf("\nthe cache after %d weight steps (one process, in-process steps):\n", steps)
@@ -144,8 +137,10 @@ spec:
 `, url, AppPath(0))
 }
 
-// routed starts app-000's release and drives it, with Argo CD and the
-// cluster faked, until it routes: set-weight is allowed from there.
+// routed commits app-000's release as routed at weight 0, the state
+// `gitcanary plan` shows for step 0, with the trailers a release's own
+// commit has: set-weight is allowed from there. (Driving the release there
+// would need Argo CD; the commit is what matters to the steps measured.)
 func routed(b *testing.B, ctx context.Context, url, cache string) {
 	r, err := release.Parse(releaseDoc(url))
 	if err != nil {
@@ -155,45 +150,35 @@ func routed(b *testing.B, ctx context.Context, url, cache string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	argo, cluster := argocdtest.New(), kubetest.New()
-	argo.AddApp("app-000")
-	ready := kube.WorkloadStatus{Found: true, Generation: 1, ObservedGeneration: 1, Replicas: 2, ReadyReplicas: 2}
-	ref := func(name string) kube.Ref {
-		return kube.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Resource: "deployments", Namespace: "bookinfo", Name: name}
-	}
-	cluster.SetWorkload(ref("reviews-v1"), ready)
-	// A sync makes the cluster show the synced revision's state, read with
-	// git as a repo-server reads it.
-	argo.OnSync = func(_, revision string, _ bool) error {
-		snap, err := repo.At(ctx, revision)
-		if err != nil {
-			return err
-		}
-		data, err := snap.ReadFile(AppPath(0) + "/" + overlay.Dir + "/" + overlay.StateFile)
-		if err != nil {
-			return err
-		}
-		var st overlay.State
-		if err := yaml.Unmarshal(data, &st); err != nil {
-			return err
-		}
-		var route []kube.Route
-		for _, v := range st.Versions {
-			cluster.SetWorkload(ref(v.Workload), ready)
-		}
-		for _, wt := range st.Weights() {
-			route = append(route, kube.Route{Host: st.Routing.Host, Subset: wt.Version, Weight: wt.Weight})
-		}
-		cluster.SetRoutes("bookinfo", st.Routing.VirtualService, [][]kube.Route{route})
-		return nil
-	}
-	m := machine.New(machine.Deps{Repo: repo, Argo: argo, Cluster: cluster, Builder: &kustomize.Krusty{}}, "app-000-v2", AppPath(0))
-	if _, err := m.Start(ctx, r); err != nil {
+	head, err := repo.Head(ctx)
+	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if _, err := m.Run(ctx, func(o machine.Outcome) bool { return o.Release.Status.Phase == release.Routing }, nil); err != nil {
+	app, err := machine.LoadApp(head, AppPath(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := machine.New(machine.Deps{Repo: repo}, r.Metadata.Name, AppPath(0))
+	states, err := m.Plan(ctx, app, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	at0 := states[0].App
+	rec, err := at0.Record(r.Metadata.Name)
+	if err != nil || rec == nil || rec.Status.Phase != release.Routing {
+		b.Fatalf("planned step 0: %+v, %v", rec, err)
+	}
+	ch := git.Change{Write: map[string][]byte{}}
+	for p, data := range at0.Files {
+		if string(app.Files[p]) != string(data) {
+			ch.Write[p] = data
+		}
+	}
+	msg := git.Message{Subject: "bench: app-000-v2 routed at weight 0", Trailers: []git.Trailer{
+		{Key: git.TrailerRelease, Value: r.Metadata.Name}, {Key: git.TrailerPath, Value: AppPath(0)},
+		{Key: git.TrailerAction, Value: "route"}, {Key: git.TrailerSeq, Value: strconv.Itoa(rec.Status.Seq)},
+	}}
+	if _, err := repo.Apply(ctx, func(git.Snapshot) (git.Change, git.Message, error) { return ch, msg, nil }); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -224,19 +209,50 @@ type usage struct {
 }
 
 // measure runs a command to the end and returns its rusage (and that of
-// the children it waited for, such as git's index-pack).
+// the children it waited for, such as git's index-pack). The command is
+// started by a small copy of this binary (rusageMain): Linux counts in a
+// process's peak RSS the memory of the process that started it, and this
+// one holds the repository's render by then; the copy holds about 10 MiB.
 func measure(b *testing.B, name string, args ...string) usage {
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_CONFIG_NOSYSTEM=1")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd := exec.Command(os.Args[0], append([]string{name}, args...)...)
+	cmd.Env = append(os.Environ(), rusageEnv+"=1", "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_CONFIG_NOSYSTEM=1")
+	var out, errs strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errs
 	t0 := time.Now()
 	if err := cmd.Run(); err != nil {
-		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, errs.String())
+	}
+	wall := time.Since(t0)
+	var cpu time.Duration
+	var rss int64
+	if _, err := fmt.Sscan(out.String(), &cpu, &rss); err != nil {
+		b.Fatalf("%s: rusage %q: %v", name, out.String(), err)
+	}
+	return usage{wall: wall, cpu: cpu, maxRSS: rss}
+}
+
+const rusageEnv = "GITCANARY_BENCH_RUSAGE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(rusageEnv) == "1" {
+		os.Exit(rusageMain(os.Args[1], os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+// rusageMain runs a command, its output to stderr, and prints its CPU time
+// and peak RSS (bytes) on stdout.
+func rusageMain(name string, args []string) int {
+	cmd := exec.Command(name, args...)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, rusageEnv+"=") })
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	return usage{wall: time.Since(t0), cpu: cpu, maxRSS: ru.Maxrss << 10}
+	fmt.Println(int64(ru.Utime.Nano()+ru.Stime.Nano()), ru.Maxrss<<10)
+	return 0
 }
 
 func run(b *testing.B, name string, args ...string) {
