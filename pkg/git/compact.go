@@ -150,9 +150,15 @@ func (r *repo) writePack(objs []plumbing.Hash) (err error) {
 			s.Reindex()
 		}
 	}()
-	_, err = packfile.NewEncoder(w, r.gg.Storer, false).Encode(objs, packWindow)
+	_, err = packfile.NewEncoder(w, fullObjects{r.gg.Storer}, false).Encode(objs, packWindow)
 	return err
 }
+
+// fullObjects hides the storage's DeltaObject from the pack encoder, which
+// would otherwise reuse the deltas the packs being merged hold: two packs
+// can hold A as a delta of B and B as a delta of A, and go-git's encoder
+// then recurses without end. Deltas are computed afresh instead.
+type fullObjects struct{ storer.EncodedObjectStorer }
 
 // packHashes lists the objects of a pack from its index.
 func packHashes(dg *dotgit.DotGit, pack plumbing.Hash) ([]plumbing.Hash, error) {

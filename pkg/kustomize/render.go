@@ -25,7 +25,10 @@ type Rendered struct {
 
 // renderCacheSize bounds the bytes of manifests the render cache of one
 // Krusty keeps; a controller shares one Krusty among all its releases.
-const renderCacheSize = 64 << 20
+// Most hits are within a step (the app is rendered as it is, without the
+// component, and as changed) and of the user's own manifests across steps,
+// so a small cache does: it must not weigh on a controller's memory.
+const renderCacheSize = 16 << 20
 
 // Render renders the kustomization in dir (relative to the repository's
 // root) of src, reading from src only what kustomize loads.
