@@ -42,7 +42,10 @@ type App struct {
 // LoadApp reads a snapshot into an App: the root kustomization and
 // gitcanary's directory, nothing else.
 func LoadApp(snap git.Snapshot, appPath string) (*App, error) {
-	a := &App{Commit: snap.Commit(), Path: path.Clean(appPath), snap: snap}
+	a := &App{Commit: snap.Commit(), Path: path.Clean(appPath), snap: snap, Files: map[string][]byte{}}
+	if !fs.ValidPath(a.Path) {
+		return a.init() // not in the repository: init says so
+	}
 	files, err := snap.ReadTree(a.dir())
 	if err != nil {
 		return nil, inputErr(err)
@@ -142,11 +145,8 @@ func (a *App) rootKustomization() (string, error) {
 			return p, nil
 		}
 	}
-	prefix := a.Path + "/"
-	for p := range a.Files {
-		if strings.HasPrefix(p, prefix) {
-			return "", fmt.Errorf("%s has no kustomization.yaml: gitcanary needs the Argo CD Application's source path to be a kustomization: %w", a.Path, ErrBadFile)
-		}
+	if e, err := a.source(nil).Stat(a.Path); err == nil && e.Dir {
+		return "", fmt.Errorf("%s has no kustomization.yaml: gitcanary needs the Argo CD Application's source path to be a kustomization: %w", a.Path, ErrBadFile)
 	}
 	return "", fmt.Errorf("%s: no such directory in the repository at %s (check spec.repo.path): %w", a.Path, shortHash(a.Commit), ErrBadFile)
 }
