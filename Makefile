@@ -8,7 +8,7 @@ BIN   := bin/gitcanary
 HEAVY := flock -o /tmp/gitcanary-heavy.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-unit test-e2e fuzz lint fmt bench bench-go bench-scale bench-e2e bench-pause demo demo-down clean
+.PHONY: help build test test-unit test-e2e fuzz lint fmt bench bench-go bench-scale bench-e2e bench-pause bench-repo demo demo-down clean
 
 include e2e/testbed/testbed.mk
 
@@ -59,6 +59,10 @@ bench-scale: ## one controller driving GITCANARY_SCALE_RELEASES (default 1000) r
 bench-pause: ## a release in a GITCANARY_PAUSE (default 10m) pause: git fetches, ref checks, Argo CD calls per minute; how soon another process's abort is seen
 	@mkdir -p bin && $(HEAVY) $(GO) test -c -o bin/machine.test ./pkg/machine/
 	cd pkg/machine && ../../bin/machine.test -test.run '^$$' -test.bench BenchmarkPause -test.benchtime 1x -test.timeout 60m
+
+bench-repo: build ## a monorepo of 10,000 files and 10,000 commits: CPU and RSS of plan and a weight step next to git clone, the cache after 1,000 steps
+	@mkdir -p bin && $(HEAVY) $(GO) test -c -o bin/bench-repo.test ./e2e/bigrepo/
+	cd e2e/bigrepo && GITCANARY_BIN=$(CURDIR)/$(BIN) ../../bin/bench-repo.test -test.run '^$$' -test.bench BenchmarkRepo -test.benchtime 1x -test.timeout 60m
 
 bench-e2e: testbed-up build ## P1/P2 latencies on the test bed next to a bare Argo CD sync
 	GITCANARY_E2E=1 $(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkE2E -benchtime 1x -v ./e2e/

@@ -81,6 +81,12 @@ func (r *repo) attempt(ctx context.Context, edit Edit) (Result, error) {
 		return Result{}, fmt.Errorf("apply to %s of %s: %w", r.opts.Branch, r.display, err)
 	}
 	defer unlock()
+	defer func() {
+		// Whatever happened, the objects this attempt wrote are on disk.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.compact()
+	}()
 
 	head, err := r.fetch(ctx)
 	if err != nil {

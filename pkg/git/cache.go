@@ -2,6 +2,7 @@ package git
 
 import (
 	"container/list"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -31,6 +32,7 @@ var objects = &objectLRU{max: int64(objectCacheSize), items: map[objectKey]*list
 type cachedStorage struct {
 	*filesystem.Storage
 	cache repoObjects
+	packs []plumbing.Hash // the packs as of the last Reindex
 }
 
 // EncodedObject implements storer.EncodedObjectStorer.
@@ -38,7 +40,39 @@ func (s *cachedStorage) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (p
 	if obj, ok := s.cache.Get(h); ok && (t == plumbing.AnyObject || obj.Type() == t) {
 		return obj, nil
 	}
-	return s.Storage.EncodedObject(t, h)
+	obj, err := s.Storage.EncodedObject(t, h)
+	if err != nil && s.packsChanged() {
+		obj, err = s.Storage.EncodedObject(t, h)
+	}
+	return obj, err
+}
+
+// EncodedObjectSize reads an object's size from its header.
+func (s *cachedStorage) EncodedObjectSize(h plumbing.Hash) (int64, error) {
+	n, err := s.Storage.EncodedObjectSize(h)
+	if err != nil && s.packsChanged() {
+		n, err = s.Storage.EncodedObjectSize(h)
+	}
+	return n, err
+}
+
+// Reindex makes the storage read the list of packs again.
+func (s *cachedStorage) Reindex() {
+	s.Storage.Reindex()
+	s.packs, _ = s.ObjectPacks()
+}
+
+// packsChanged re-reads the pack list when another process changed the
+// packs since the last Reindex (a fetch, or a compaction that moved
+// objects into a new pack and deleted the old ones). An object not found
+// is then looked for again instead of failing the read.
+func (s *cachedStorage) packsChanged() bool {
+	now, err := s.ObjectPacks()
+	if err != nil || slices.Equal(now, s.packs) {
+		return false
+	}
+	s.Reindex()
+	return true
 }
 
 // repoObjects is one repository's part of objects, as go-git's cache.Object.

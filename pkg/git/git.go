@@ -59,20 +59,30 @@ type Options struct {
 	// they share a fetch; 0 (the CLI) fetches for every read. Apply always
 	// fetches.
 	ReadAge time.Duration
+	// CompactLoose and CompactPacks bound the cache on disk: past
+	// CompactLoose loose objects they are packed, past CompactPacks packs
+	// all but the largest are merged (compact.go). 0 means the default
+	// (DefaultCompactLoose, DefaultCompactPacks), a negative value never.
+	CompactLoose int
+	CompactPacks int
 }
 
 // Snapshot is the tree of one commit, read without a work tree.
 type Snapshot interface {
 	// Commit is the hash of the commit the snapshot shows.
 	Commit() string
-	// ReadFile returns a file's content; the error wraps fs.ErrNotExist when absent.
+	// ReadFile returns a file's content; the error wraps fs.ErrNotExist
+	// when absent, ErrFileTooLarge when over MaxFileSize.
 	ReadFile(path string) ([]byte, error)
+	// Stat describes a path without reading its content (see FileInfo).
+	Stat(path string) (FileInfo, error)
 	// Files lists every file path under dir ("" for the whole tree), sorted.
 	Files(dir string) ([]string, error)
 	// ReadTree returns the content of every file under dir ("" for the
 	// whole tree) by path: what Files and ReadFile give, in one call that
 	// reads again only the directories changed since the repository's
-	// last ReadTree. The contents are shared between calls: never modify them.
+	// last ReadTree. The contents are shared between calls: never modify
+	// them. A file over MaxFileSize fails the whole read.
 	ReadTree(dir string) (map[string][]byte, error)
 }
 

@@ -62,6 +62,10 @@ type repo struct {
 	// does not change, and a release asks the same question every poll.
 	contains map[[2]plumbing.Hash]bool
 
+	// compactErr is the last compaction's error (guarded by mu). A failed
+	// compaction leaves the cache as it was, so it fails no step.
+	compactErr error
+
 	// cloned reports whether Open created the cache (true) or reused it.
 	cloned bool
 	// hook, when set by tests, runs at named points of Apply ("before-push",
@@ -119,6 +123,7 @@ func open(ctx context.Context, opts Options) (*repo, error) {
 
 	objs := cacheFor(r.dir)
 	st := &cachedStorage{Storage: filesystem.NewStorage(osfs.New(r.dir), objs), cache: objs}
+	st.packs, _ = st.ObjectPacks()
 	gg, err := gogit.Open(st, nil)
 	if errors.Is(err, gogit.ErrRepositoryNotExists) {
 		// An init whose first fetch failed leaves an empty repository behind;
@@ -242,6 +247,7 @@ func (r *repo) fetch(ctx context.Context) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("fetch %s from %s: read %s: %w", r.opts.Branch, r.display, r.trackingRef(), err)
 	}
 	r.seen, r.seenAt = ref.Hash(), began
+	r.compactErr = r.compactPacks()
 	return ref.Hash(), nil
 }
 

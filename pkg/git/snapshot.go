@@ -50,16 +50,10 @@ func (s *snapshot) ReadFile(path string) ([]byte, error) {
 	if err != nil || !e.Mode.IsFile() {
 		return nil, &fs.PathError{Op: "read", Path: path, Err: fs.ErrNotExist}
 	}
-	b, err := object.GetBlob(s.store, e.Hash)
-	if err != nil {
-		return nil, fmt.Errorf("read %s at %s: %w", path, short(s.Commit()), err)
+	data, err := readBlob(s.store, e.Hash, path)
+	if errors.Is(err, ErrFileTooLarge) {
+		return nil, err
 	}
-	rd, err := b.Reader()
-	if err != nil {
-		return nil, fmt.Errorf("read %s at %s: %w", path, short(s.Commit()), err)
-	}
-	defer rd.Close()
-	data, err := io.ReadAll(rd)
 	if err != nil {
 		return nil, fmt.Errorf("read %s at %s: %w", path, short(s.Commit()), err)
 	}
@@ -134,7 +128,10 @@ func (s *snapshot) ReadTree(dir string) (map[string][]byte, error) {
 		return map[string][]byte{}, err
 	}
 	used := map[plumbing.Hash]*dirFiles{}
-	d, err := s.files.load(s.store, t, used)
+	d, err := s.files.load(s.store, t, dirPrefix(dir), used)
+	if errors.Is(err, ErrFileTooLarge) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s at %s: %w", dir, short(s.Commit()), err)
 	}
@@ -170,7 +167,7 @@ func (c *treeCache) get(h plumbing.Hash) *dirFiles {
 
 // load reads tree t, or finds it in the cache, and adds it and every tree
 // below it to used.
-func (c *treeCache) load(store storer.EncodedObjectStorer, t *object.Tree, used map[plumbing.Hash]*dirFiles) (*dirFiles, error) {
+func (c *treeCache) load(store storer.EncodedObjectStorer, t *object.Tree, dir string, used map[plumbing.Hash]*dirFiles) (*dirFiles, error) {
 	if d := c.get(t.Hash); d != nil {
 		d.mark(used)
 		return d, nil
@@ -188,7 +185,7 @@ func (c *treeCache) load(store storer.EncodedObjectStorer, t *object.Tree, used 
 				if err != nil {
 					return nil, err
 				}
-				if sub, err = c.load(store, st, used); err != nil {
+				if sub, err = c.load(store, st, join(dir, e.Name), used); err != nil {
 					return nil, err
 				}
 			}
@@ -196,7 +193,10 @@ func (c *treeCache) load(store storer.EncodedObjectStorer, t *object.Tree, used 
 		case !e.Mode.IsFile():
 			return nil, &fs.PathError{Op: "read", Path: e.Name, Err: fs.ErrNotExist}
 		default:
-			data, err := readBlob(store, e.Hash)
+			data, err := readBlob(store, e.Hash, join(dir, e.Name))
+			if errors.Is(err, ErrFileTooLarge) {
+				return nil, err
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", e.Name, err)
 			}
@@ -221,17 +221,4 @@ func (d *dirFiles) flatten(dir string, out map[string][]byte) {
 	for name, sub := range d.dirs {
 		sub.flatten(join(dir, name), out)
 	}
-}
-
-func readBlob(store storer.EncodedObjectStorer, h plumbing.Hash) ([]byte, error) {
-	b, err := object.GetBlob(store, h)
-	if err != nil {
-		return nil, err
-	}
-	rd, err := b.Reader()
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Close()
-	return io.ReadAll(rd)
 }

@@ -15,15 +15,22 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
-// Builder renders the kustomization in dir of fsys to multi-document YAML.
+// Builder renders kustomizations to multi-document YAML.
 type Builder interface {
+	// Build renders the kustomization in dir of fsys.
 	Build(ctx context.Context, fsys filesys.FileSystem, dir string) ([]byte, error)
+	// Render renders the kustomization in dir of a repository, reading
+	// only the files kustomize loads.
+	Render(ctx context.Context, src Source, dir string) (Rendered, error)
 }
 
 // Krusty is the in-process Builder. krusty keeps global state in places and
 // panics on some malformed input, so builds are serialized and panics
-// become errors.
-type Krusty struct{ mu sync.Mutex }
+// become errors. Its renders are cached (Render).
+type Krusty struct {
+	mu    sync.Mutex
+	cache renderCache
+}
 
 var _ Builder = (*Krusty)(nil)
 

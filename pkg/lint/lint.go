@@ -7,6 +7,7 @@
 package lint
 
 import (
+	"iter"
 	"sort"
 	"strings"
 
@@ -55,7 +56,7 @@ func (f Finding) String() string {
 // Input is what the checks read.
 type Input struct {
 	Objects   []overlay.Object  // the app rendered as the user wrote it
-	Files     map[string][]byte // repository files by path (to locate where an object is declared)
+	Files     map[string][]byte // files the render read, by path (to locate where an object is declared)
 	AppPath   string            // the app's path in the repository (its files are searched first)
 	Host      string            // spec.traffic.host: "reviews" or "reviews.bookinfo.svc.cluster.local"
 	Namespace string            // spec.workload.namespace, the default namespace of a short host
@@ -64,6 +65,10 @@ type Input struct {
 	// Namespace object in the render when there is one, else from the live
 	// cluster; nil when unknown.
 	NamespaceLabels map[string]string
+	// More yields the repository's other files, path and content, one at a
+	// time: searched after Files for an object the render does not declare
+	// (a Namespace, a Service of another app). Nil: none.
+	More iter.Seq2[string, []byte]
 }
 
 // All runs every check: errors first, then in the order the checks run

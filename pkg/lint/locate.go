@@ -12,7 +12,8 @@ import (
 // locate returns the path of the file that declares a rendered object: the
 // first YAML document with the same kind and name, and the same namespace
 // when both say one, in the app's files first and then in the rest of the
-// repository, each in sorted path order. "" when no file declares it.
+// render's files, each in sorted path order, then in the rest of the
+// repository (Input.More). "" when no file declares it.
 func locate(in Input, kind, name, namespace string) string {
 	return find(in, kind, name, func(ns string) bool { return ns == "" || namespace == "" || ns == namespace })
 }
@@ -30,7 +31,23 @@ func find(in Input, kind, name string, namespaceMatches func(string) bool) strin
 			return p
 		}
 	}
+	if in.More == nil {
+		return ""
+	}
+	for p, data := range in.More {
+		if _, read := in.Files[p]; read || !isYAML(p) {
+			continue
+		}
+		if declares(data, kind, name, namespaceMatches) {
+			return p
+		}
+	}
 	return ""
+}
+
+func isYAML(p string) bool {
+	ext := path.Ext(p)
+	return ext == ".yaml" || ext == ".yml"
 }
 
 // searchOrder lists the YAML files under appPath, then the others.
@@ -38,7 +55,7 @@ func searchOrder(files map[string][]byte, appPath string) []string {
 	dir := path.Clean(appPath)
 	var inApp, rest []string
 	for p := range files {
-		if ext := path.Ext(p); ext != ".yaml" && ext != ".yml" {
+		if !isYAML(p) {
 			continue
 		}
 		if dir == "." || strings.HasPrefix(p, dir+"/") {

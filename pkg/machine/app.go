@@ -2,7 +2,9 @@ package machine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"path"
 	"slices"
@@ -18,29 +20,60 @@ import (
 // App is one app path at one commit: the repository's files and
 // gitcanary's state in them. It is a value to compute on; nothing here
 // writes to git.
+//
+// An App read from git (LoadApp) holds in Files only the root
+// kustomization and gitcanary's directory; a render reads the other files
+// it needs from the commit when it needs them (app_source.go), so a step
+// costs the same in a repository of ten files or of ten thousand.
 type App struct {
 	Commit string
 	Path   string
-	Files  map[string][]byte // every file of the repository, by path; shared with git's cache, never modified
-	State  *overlay.State    // nil when gitcanary has not adopted the app
+	// Files holds, by path, the files in memory: the root kustomization,
+	// every file of gitcanary's directory and the edits of Apply, over the
+	// commit's other files (all of the repository for an App from NewApp).
+	// Shared with git's cache, never modified.
+	Files map[string][]byte
+	State *overlay.State // nil when gitcanary has not adopted the app
+
+	snap git.Snapshot // the commit; nil when Files is the whole repository
+	gone []string     // paths Apply deleted: not read from snap
 }
 
-// LoadApp reads a snapshot into an App.
+// LoadApp reads a snapshot into an App: the root kustomization and
+// gitcanary's directory, nothing else.
 func LoadApp(snap git.Snapshot, appPath string) (*App, error) {
-	files, err := snap.ReadTree("")
-	if err != nil {
-		return nil, err
+	a := &App{Commit: snap.Commit(), Path: path.Clean(appPath), snap: snap, Files: map[string][]byte{}}
+	if !fs.ValidPath(a.Path) {
+		return a.init() // not in the repository: init says so
 	}
-	return NewApp(snap.Commit(), appPath, files)
+	files, err := snap.ReadTree(a.dir())
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	for _, n := range kustomizationNames {
+		data, err := snap.ReadFile(path.Join(a.Path, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, inputErr(err)
+		}
+		files[path.Join(a.Path, n)] = data
+	}
+	a.Files = files
+	return a.init()
 }
 
-// NewApp wraps repository files.
+// NewApp wraps repository files: every file of the repository, by path.
 func NewApp(commit, appPath string, files map[string][]byte) (*App, error) {
-	a := &App{Commit: commit, Path: path.Clean(appPath), Files: files}
+	return (&App{Commit: commit, Path: path.Clean(appPath), Files: files}).init()
+}
+
+func (a *App) init() (*App, error) {
 	if _, err := a.rootKustomization(); err != nil {
 		return nil, err
 	}
-	if data, ok := files[a.dir(overlay.StateFile)]; ok {
+	if data, ok := a.Files[a.dir(overlay.StateFile)]; ok {
 		var st overlay.State
 		if err := yaml.UnmarshalStrict(data, &st); err != nil {
 			return nil, fmt.Errorf("%s: %s; gitcanary writes this file: restore it from the commit that last changed it (git log -p -- %s): %w",
@@ -112,11 +145,8 @@ func (a *App) rootKustomization() (string, error) {
 			return p, nil
 		}
 	}
-	prefix := a.Path + "/"
-	for p := range a.Files {
-		if strings.HasPrefix(p, prefix) {
-			return "", fmt.Errorf("%s has no kustomization.yaml: gitcanary needs the Argo CD Application's source path to be a kustomization: %w", a.Path, ErrBadFile)
-		}
+	if e, err := a.source(nil).Stat(a.Path); err == nil && e.Dir {
+		return "", fmt.Errorf("%s has no kustomization.yaml: gitcanary needs the Argo CD Application's source path to be a kustomization: %w", a.Path, ErrBadFile)
 	}
 	return "", fmt.Errorf("%s: no such directory in the repository at %s (check spec.repo.path): %w", a.Path, shortHash(a.Commit), ErrBadFile)
 }
@@ -134,22 +164,25 @@ func yamlKind(v any) string {
 // Build renders the app path as Argo CD would, with files overriding or
 // adding to the repository's (a nil value deletes).
 func (a *App) Build(ctx context.Context, b kustomize.Builder, override map[string][]byte) ([]byte, error) {
-	files := a.Files
-	if len(override) > 0 {
-		files = maps.Clone(a.Files)
-		for p, data := range override {
-			if data == nil {
-				delete(files, p)
-			} else {
-				files[p] = data
-			}
-		}
-	}
-	fsys, err := kustomize.InMemory(files)
+	r, err := b.Render(ctx, a.source(override), a.Path)
+	return r.YAML, err
+}
+
+// Closure returns the files the app path's render reads (its
+// kustomization closure, in the app path and outside it), by path.
+func (a *App) Closure(ctx context.Context, b kustomize.Builder) (map[string][]byte, error) {
+	r, err := b.Render(ctx, a.source(nil), a.Path)
 	if err != nil {
 		return nil, err
 	}
-	return b.Build(ctx, fsys, path.Join(kustomize.Root, a.Path))
+	src := a.source(nil)
+	files := make(map[string][]byte, len(r.Files))
+	for _, p := range r.Files {
+		if files[p], err = src.ReadFile(p); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
 }
 
 // emptyComponent renders to nothing; swapping it in shows the user's own manifests.
@@ -273,5 +306,9 @@ func (a *App) Apply(ch git.Change) (*App, error) {
 		}
 	}
 	maps.Copy(files, ch.Write)
-	return NewApp(a.Commit, a.Path, files)
+	b := &App{Commit: a.Commit, Path: a.Path, Files: files, snap: a.snap}
+	if a.snap != nil {
+		b.gone = append(slices.Clip(a.gone), ch.Delete...)
+	}
+	return b.init()
 }

@@ -54,7 +54,11 @@ func (a *App) handBack(ctx context.Context, b kustomize.Builder, st *overlay.Sta
 	if err != nil {
 		return git.Change{}, err
 	}
-	e := &editor{app: a, files: map[string]*yamledit.File{}}
+	user, err := a.Closure(ctx, b)
+	if err != nil {
+		return git.Change{}, err
+	}
+	e := &editor{app: a, user: user, files: map[string]*yamledit.File{}}
 	switch {
 	case st.Pristine():
 		// Abandoned on an app gitcanary had not changed: nothing to edit.
@@ -112,16 +116,18 @@ func (a *App) handBack(ctx context.Context, b kustomize.Builder, st *overlay.Sta
 // editor collects in-place edits of the user's files.
 type editor struct {
 	app   *App
+	user  map[string][]byte // the files the app's render reads, by path
 	files map[string]*yamledit.File
 }
 
-// find returns the one document of the app path (gitcanary's directory
-// left out) that declares kind/name, parsed for editing.
+// find returns the one document of the app path's files that the render
+// reads (gitcanary's directory left out) that declares kind/name, parsed
+// for editing.
 func (e *editor) find(kind, name string) (*yamledit.File, *kyaml.Node, error) {
 	var hits []string
 	var file *yamledit.File
 	var doc *kyaml.Node
-	for p, data := range e.app.Files {
+	for p, data := range e.user {
 		if !strings.HasPrefix(p, e.app.Path+"/") || strings.HasPrefix(p, e.app.dir()+"/") || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
 			continue
 		}

@@ -153,7 +153,7 @@ func (m *Machine) Check(ctx context.Context, app *App, spec release.Spec) (*Chec
 		return nil, err
 	}
 	// Fields of the wrong type first: everything below reads them.
-	if bad := lint.Shapes(lint.Input{Objects: objs, Files: app.Files, AppPath: app.Path, Namespace: spec.Workload.Namespace}); len(bad) > 0 {
+	if bad := lint.Shapes(lint.Input{Objects: objs, More: app.declarations(ctx, m.deps.Builder), AppPath: app.Path, Namespace: spec.Workload.Namespace}); len(bad) > 0 {
 		return nil, preconditionError(bad)
 	}
 	stableObj, kind, err := m.findWorkload(objs, spec.Workload, app.Path)
@@ -164,7 +164,7 @@ func (m *Machine) Check(ctx context.Context, app *App, spec release.Spec) (*Chec
 	if err != nil {
 		return nil, err
 	}
-	in := lint.Input{Objects: objs, Files: app.Files, AppPath: app.Path, Host: spec.Traffic.Host,
+	in := lint.Input{Objects: objs, More: app.declarations(ctx, m.deps.Builder), AppPath: app.Path, Host: spec.Traffic.Host,
 		Namespace: spec.Workload.Namespace, Kind: kind, NamespaceLabels: nsLabels}
 	return &Checked{Workload: stableObj, Kind: kind, NamespaceLabels: nsLabels, Input: in, Findings: lint.All(in)}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/lint"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
 
@@ -41,7 +42,7 @@ func (m *Machine) PlanWith(ctx context.Context, app *App, r *release.Release, op
 	if err != nil {
 		return nil, err
 	}
-	broken, err := landing(app, manifests, r.Spec)
+	broken, err := landing(ctx, m.deps.Builder, app, manifests, r.Spec)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +67,7 @@ func (m *Machine) PlanWith(ctx context.Context, app *App, r *release.Release, op
 		if err != nil {
 			return fmt.Errorf("state %s: %w", step, err)
 		}
-		if err := checkLanding(a, manifests, r.Spec, broken); err != nil {
+		if err := checkLanding(ctx, m.deps.Builder, a, manifests, r.Spec, broken); err != nil {
 			return fmt.Errorf("state %s (%s): %w", step, describe, err)
 		}
 		out = append(out, PlannedState{Step: step, Describe: describe, Manifests: manifests, App: a})
@@ -118,20 +119,20 @@ func (m *Machine) PlanWith(ctx context.Context, app *App, r *release.Release, op
 }
 
 // landing lists the lint.Landing errors of a render.
-func landing(a *App, manifests []byte, spec release.Spec) ([]lint.Finding, error) {
+func landing(ctx context.Context, b kustomize.Builder, a *App, manifests []byte, spec release.Spec) ([]lint.Finding, error) {
 	objs, err := overlay.ParseObjects(manifests)
 	if err != nil {
 		return nil, err
 	}
-	return lint.Errors(lint.Landing(lint.Input{Objects: objs, Files: a.Files, AppPath: a.Path, Host: spec.Traffic.Host, Namespace: spec.Workload.Namespace})), nil
+	return lint.Errors(lint.Landing(lint.Input{Objects: objs, More: a.declarations(ctx, b), AppPath: a.Path, Host: spec.Traffic.Host, Namespace: spec.Workload.Namespace})), nil
 }
 
 // checkLanding refuses a planned state in which traffic would go nowhere
 // (lint.Landing): a route to a subset with no pods, weights not summing
 // to 100, a selector the API server rejects. Findings the app had before
 // the release (before) are not the release's doing and pass.
-func checkLanding(a *App, manifests []byte, spec release.Spec, before []lint.Finding) error {
-	found, err := landing(a, manifests, spec)
+func checkLanding(ctx context.Context, b kustomize.Builder, a *App, manifests []byte, spec release.Spec, before []lint.Finding) error {
+	found, err := landing(ctx, b, a, manifests, spec)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (m *Machine) generateRouting(ctx context.Context, d *draft, spec release.Sp
 		docs = append(docs, vs...)
 	}
 	file := path.Join(d.app.Path, RoutingFile)
-	if _, exists := d.app.Files[file]; exists {
+	if _, err := d.app.source(nil).Stat(file); err == nil {
 		return fmt.Errorf("--generate-routing: %s already exists but does not give host %s its routing; fix or remove it: %w", file, spec.Traffic.Host, release.ErrInvalid)
 	}
 	root, err := d.app.rootKustomization()
