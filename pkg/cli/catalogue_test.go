@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitcanary/gitcanary/pkg/git/gittest"
 	"github.com/gitcanary/gitcanary/templates"
 )
 
@@ -171,6 +172,15 @@ var catalogue = []badInput{
 		want: "gitcanary: VirtualService frontend/reviews (in apps/reviews) is in namespace frontend, where Istio reads host \"reviews\" as reviews.frontend.svc.cluster.local, not the released service reviews.bookinfo.svc.cluster.local in namespace bookinfo: write the host as reviews.bookinfo.svc.cluster.local, or move the VirtualService to namespace bookinfo"},
 	{name: "no virtualservice routes the host", edits: []edit{{file: kustFile, old: "  - virtualservice.yaml\n", new: ""}},
 		want: "gitcanary: no VirtualService for host reviews in apps/reviews; add one, or start with --generate-routing to have gitcanary write it"},
+	{name: "manifest that is a symbolic link", edits: []edit{{file: "shared/gateway.yaml", new: "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: shared}\nspec: {}\n"},
+		{file: "apps/reviews/gateway.yaml", new: string(gittest.Link("../../shared/gateway.yaml"))}},
+		want: "gitcanary: apps/reviews/gateway.yaml is a symbolic link; gitcanary reads the repository's objects, not a checkout, and does not follow links: commit the file or directory itself, or reference its real path in the kustomization"},
+	{name: "base that is a symbolic link to a directory", edits: []edit{{file: "bases/extra/kustomization.yaml", new: "resources: []\n"},
+		{file: "apps/reviews/base", new: string(gittest.Link("../../bases/extra"))}, {file: kustFile, old: "resources:\n", new: "resources:\n  - base\n"}},
+		want: "gitcanary: apps/reviews/base is a symbolic link; gitcanary reads the repository's objects, not a checkout, and does not follow links: commit the file or directory itself, or reference its real path in the kustomization"},
+	{name: "manifest of 50 MB", edits: []edit{{file: "apps/reviews/big.yaml", new: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  x: " + strings.Repeat("y", 50<<20) + "\n"},
+		{file: kustFile, old: "resources:\n", new: "resources:\n  - big.yaml\n"}},
+		want: "gitcanary: apps/reviews/big.yaml is HASH bytes (50.0 MiB), over gitcanary's limit of 10 MiB per file it reads: keep large data out of the kustomization's resources, patches and generators"},
 
 	// The Release file.
 	{name: "release without apiVersion", release: []edit{{old: "apiVersion", new: "# apiVersion"}}, args: []string{"lint", "-f", "RELEASE"},

@@ -31,7 +31,7 @@ type FileTooLargeError struct {
 }
 
 func (e *FileTooLargeError) Error() string {
-	return fmt.Sprintf("%s is %d bytes, over gitcanary's limit of %d MiB per file", e.Path, e.Size, e.Limit>>20)
+	return fmt.Sprintf("%s is %d bytes (%.1f MiB), over gitcanary's limit of %d MiB per file it reads: keep large data out of the kustomization's resources, patches and generators", e.Path, e.Size, float64(e.Size)/(1<<20), e.Limit>>20)
 }
 
 // Is lets errors.Is(err, ErrFileTooLarge) match.

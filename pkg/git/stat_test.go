@@ -100,7 +100,7 @@ func TestFileSizeCap(t *testing.T) {
 	if fi, err := snap.Stat("apps/reviews/big.yaml"); err != nil || fi.Size != int64(len(big)) {
 		t.Errorf("Stat(big) = %+v, %v; want size %d", fi, err, len(big))
 	}
-	want := "apps/reviews/big.yaml is 10485765 bytes, over gitcanary's limit of 10 MiB per file"
+	want := "apps/reviews/big.yaml is 10485765 bytes (10.0 MiB), over gitcanary's limit of 10 MiB per file it reads: keep large data out of the kustomization's resources, patches and generators"
 	_, err = snap.ReadFile("apps/reviews/big.yaml")
 	if !errors.Is(err, ErrFileTooLarge) || err.Error() != want {
 		t.Errorf("ReadFile(big): %v\nwant %s", err, want)

@@ -153,7 +153,7 @@ func TestClosureSizeCapAndLinks(t *testing.T) {
 	srv.Push(t, "apps.git", map[string][]byte{"apps/reviews/settings.properties": bytes.Repeat([]byte("k=v\n"), git.MaxFileSize/4+1)}, "big settings")
 	app := loadHead(t, url, t.TempDir())
 	_, err := app.Build(context.Background(), &kustomize.Krusty{}, nil)
-	want := "apps/reviews/settings.properties is 10485764 bytes, over gitcanary's limit of 10 MiB per file"
+	want := "apps/reviews/settings.properties is 10485764 bytes (10.0 MiB), over gitcanary's limit of 10 MiB per file it reads: keep large data out of the kustomization's resources, patches and generators"
 	if err == nil || err.Error() != want || !errors.Is(err, release.ErrInvalid) {
 		t.Errorf("Build: %v\nwant %s (invalid input)", err, want)
 	}

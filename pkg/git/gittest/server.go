@@ -306,6 +306,14 @@ func gitEnv() []string {
 	)
 }
 
+// linkMarker starts the content Link gives: no file a test writes starts
+// with a NUL byte.
+const linkMarker = "\x00gittest-symlink:"
+
+// Link is the content of a files entry (CreateRepo, Push) that commits a
+// symbolic link to target instead of a file, as `ln -s target` would.
+func Link(target string) []byte { return []byte(linkMarker + target) }
+
 func writeFiles(t testing.TB, work string, files map[string][]byte) {
 	t.Helper()
 	for p, b := range files {
@@ -321,6 +329,15 @@ func writeFiles(t testing.TB, work string, files map[string][]byte) {
 		}
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatalf("gittest: %v", err)
+		}
+		if target, ok := strings.CutPrefix(string(b), linkMarker); ok {
+			if err := os.RemoveAll(full); err != nil {
+				t.Fatalf("gittest: %v", err)
+			}
+			if err := os.Symlink(target, full); err != nil {
+				t.Fatalf("gittest: %v", err)
+			}
+			continue
 		}
 		if err := os.WriteFile(full, b, 0o644); err != nil {
 			t.Fatalf("gittest: %v", err)
