@@ -22,7 +22,8 @@ func onPaused(v view) decision {
 	switch {
 	case st.Approved:
 		return commitTo("pause approved", advance)
-	case step.Pause.Duration == nil:
+	case step.Pause == nil || step.Pause.Duration == nil:
+		// An indefinite pause, or an analysis that was Inconclusive.
 		d := wait(approvalPoll, "paused at step %d until approved (`gitcanary approve %s`)", st.Step, v.rec.Metadata.Name)
 		d.awaiting = true
 		return d
@@ -55,6 +56,8 @@ func advance(d *draft) error {
 		st.PausedAt = d.now
 		d.phase, d.action = release.Paused, fmt.Sprintf("step/%d/pause", i)
 		d.message = fmt.Sprintf("step %d: %s", i, step.Describe())
+	case step.Analysis != nil:
+		return startAnalysis(d, i)
 	default:
 		return fmt.Errorf("step %d: %s cannot be run", i, step.Describe())
 	}

@@ -30,6 +30,8 @@ type Status struct {
 	Message string `json:"message,omitempty"`
 	// Control is what of spec.control gitcanary has acted on.
 	Control *Control `json:"control,omitempty"`
+	// Analysis is the analysis of the current or last analysis step.
+	Analysis *AnalysisRun `json:"analysis,omitempty"`
 	History []Entry  `json:"history,omitempty"`
 }
 
