@@ -108,8 +108,8 @@ func TestAnalysisValidation(t *testing.T) {
 
 func TestParseSelector(t *testing.T) {
 	for in, want := range map[string]string{
-		"http_requests_total":                          "http_requests_total{}",
-		`istio_requests_total{response_code=~"5.."}`:   `istio_requests_total{response_code=~"5.."}`,
+		"http_requests_total":                         "http_requests_total{}",
+		`istio_requests_total{response_code=~"5.."}`:  `istio_requests_total{response_code=~"5.."}`,
 		` a:b_c { x = 'y' , z!~"a\"b" , w!=` + "`v`}": `a:b_c{x="y",z!~"a\"b",w!="v"}`,
 	} {
 		sel, err := ParseSelector(in)

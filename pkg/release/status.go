@@ -32,7 +32,7 @@ type Status struct {
 	Control *Control `json:"control,omitempty"`
 	// Analysis is the analysis of the current or last analysis step.
 	Analysis *AnalysisRun `json:"analysis,omitempty"`
-	History []Entry  `json:"history,omitempty"`
+	History  []Entry      `json:"history,omitempty"`
 }
 
 // Weight is the share of traffic one version receives.
