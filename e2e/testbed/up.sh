@@ -433,10 +433,15 @@ EOF
 wait_for redis tb_port_open "$TB_PORT_REDIS"
 
 # Out of cluster: the in-cluster destination is built from $KUBECONFIG.
+# Every socket and data path is the bed's own: the repo-server's git askpass
+# socket defaults to /tmp/reposerver-ask-pass.sock, which a second bed on
+# the machine would take over (its http repositories' credentials then fail
+# with "unable to read askpass response").
 argo_env=(env ARGOCD_FAKE_IN_CLUSTER=true KUBECONFIG="$KUBECONFIG_FILE" TMPDIR="$TB_DIR/tmp"
 	ARGOCD_GPG_ENABLED=false ARGOCD_GNUPGHOME="$TB_DIR/argocd/gpg"
 	ARGOCD_SSH_DATA_PATH="$TB_DIR/argocd/ssh" ARGOCD_TLS_DATA_PATH="$TB_DIR/argocd/tls"
-	ARGOCD_PLUGINSOCKFILEPATH="$TB_DIR/argocd/plugins" PATH="$PATH")
+	ARGOCD_PLUGINSOCKFILEPATH="$TB_DIR/argocd/plugins" PATH="$PATH"
+	ARGOCD_ASK_PASS_SOCK="$TB_DIR/tmp/reposerver-ask-pass.sock")
 redis=$TB_HOST:$TB_PORT_REDIS
 repo=$TB_HOST:$TB_PORT_REPO_SERVER
 start argocd-repo-server "${argo_env[@]}" argocd-repo-server \
