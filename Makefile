@@ -18,15 +18,20 @@ help: ## list the targets
 build: ## build bin/gitcanary (same compile flags as go test, so the build cache serves both)
 	@$(HEAVY) $(GO) build -ldflags "-s -w" -o $(BIN) ./cmd/gitcanary
 
+# How many tests of a package run at once. The end-to-end scenarios each
+# have their own namespace, Application and git server and mostly wait on
+# Argo CD, so more of them than cores overlap their waits.
+TEST_PARALLEL ?= 6
+
 test: testbed-up ## unit, integration and end-to-end tests (brings the test bed up first)
 	@$(HEAVY) $(GO) vet ./...
-	GITCANARY_E2E=1 $(HEAVY) $(GO) test -count=1 -timeout 60m ./...
+	GITCANARY_E2E=1 $(HEAVY) $(GO) test -count=1 -parallel $(TEST_PARALLEL) -timeout 60m ./...
 
 test-unit: ## unit and integration tests only (git on loopback, kustomize in-process; no test bed)
 	$(GO) test -count=1 ./...
 
 test-e2e: testbed-up ## only the end-to-end tests against the running test bed
-	GITCANARY_E2E=1 $(GO) test -count=1 -timeout 45m -v ./e2e/...
+	GITCANARY_E2E=1 $(GO) test -count=1 -parallel $(TEST_PARALLEL) -timeout 45m -v ./e2e/...
 
 FUZZTIME ?= 60s
 # package:target, one per fuzz target (go test -fuzz takes one target per run).

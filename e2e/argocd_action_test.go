@@ -19,6 +19,7 @@ const argocdSnippet = "../deploy/argocd/argocd-cm.yaml"
 // shipped approve action, run through the Argo CD API (argocd app actions
 // run), ends its pause; the controller then promotes it.
 func TestControllerArgoCDAction(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "ctrl-ui", templates.ReleaseParams{Steps: pauseSteps})
 	installReleaseCRD(t, s.env)
 	argoCDLearnsKind(t, s.env, "releases.gitcanary.io")

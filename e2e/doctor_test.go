@@ -18,6 +18,7 @@ import (
 // Application and its render pass. A second run names a missing
 // Application and a namespace with injection disabled, a third a bad token.
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "doctor", templates.ReleaseParams{})
 	cfg, err := kube.Config(s.env.Kubeconfig, "")
 	if err != nil {

@@ -37,6 +37,7 @@ const wantFaultActions = "start route step/0/weight/10 step/1/weight/50 step/2/w
 // converges to Promoted with each action committed once (Gitcanary-Seq
 // 1..N), and nothing orphaned in git or the cluster.
 func TestFaultsCLI(t *testing.T) {
+	t.Parallel()
 	for _, b := range boundaries {
 		t.Run(b.point, func(t *testing.T) {
 			t.Parallel()
@@ -54,6 +55,9 @@ func TestFaultsCLI(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the resumed run failed: %v\n%s", err, out)
 			}
+			if !strings.Contains(string(out), "resuming") {
+				t.Errorf("the second start did not say it resumes the release:\n%s", out)
+			}
 			s.checkFaultEnd()
 		})
 	}
@@ -63,6 +67,7 @@ func TestFaultsCLI(t *testing.T) {
 // SIGKILLed at each boundary; a second controller with the same cache
 // takes over and the release converges as with the CLI.
 func TestFaultsController(t *testing.T) {
+	t.Parallel()
 	for _, b := range boundaries {
 		t.Run(b.point, func(t *testing.T) {
 			t.Parallel()

@@ -13,6 +13,7 @@ import (
 // controller's ServiceAccount may do what `gitcanary run` does and nothing
 // that changes workloads or routing.
 func TestInstallRBAC(t *testing.T) {
+	t.Parallel()
 	env := testbed.Require(t)
 	env.Kubectl(t, "apply", "-k", "../deploy/install")
 	const sa = "system:serviceaccount:gitcanary-system:gitcanary"

@@ -40,6 +40,7 @@ var deploymentConfigs = kube.Ref{Group: "apps.openshift.io", Version: "v1", Kind
 // CLI. First a config with a wrong ready-replicas path is refused before
 // anything is committed, naming the path and the live object.
 func TestDeploymentConfig(t *testing.T) {
+	t.Parallel()
 	env := testbed.Require(t)
 	installDeploymentConfigs(t, env)
 	stable, err := os.ReadFile(exampleDeploymentConfig)

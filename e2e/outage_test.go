@@ -17,10 +17,11 @@ import (
 // or the refused connection behind it.
 var repoServerDown = regexp.MustCompile(`(?i)repo-?server|ComparisonError|connection refused|unavailable`)
 
-// outageLength is how long Argo CD's repo-server is down.
-const outageLength = 60 * time.Second
+// outageLength is how long Argo CD's repo-server is down: long enough for
+// both releases to be waiting on it when the checks in the outage run.
+const outageLength = 30 * time.Second
 
-// TestRepoServerOutage: Argo CD's repo-server is stopped for 60 s while two
+// TestRepoServerOutage: Argo CD's repo-server is stopped for 30 s while two
 // releases are in their pause. One is approved during the outage: it
 // waits, its output naming the cause, and completes once the repo-server is
 // back. The other is aborted during the outage: the abandon reaches the

@@ -21,6 +21,7 @@ func awaiting(o machine.Outcome) bool { return o.Done || o.Awaiting }
 // route are gone from git and the cluster, and Argo CD is Synced and
 // Healthy at the final revision.
 func TestPromote(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "promote", templates.ReleaseParams{})
 	if code, _ := s.cli("start", "-f", s.file, "--wait-for=none"); code != cli.ExitOK {
 		t.Fatalf("start exited %d", code)
@@ -75,6 +76,7 @@ func TestPromote(t *testing.T) {
 // TestAbandonAtFifty: abandon at 50% puts the cluster back to exactly the
 // pre-release objects.
 func TestAbandonAtFifty(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "abandon", templates.ReleaseParams{Steps: "[{setWeight: 10}, {setWeight: 50}, {pause: {}}, {setWeight: 100}]"})
 	before := s.snapshot()
 	if code, _ := s.cli("start", "-f", s.file, "--wait-for=none"); code != cli.ExitOK {
@@ -108,6 +110,7 @@ func (s *scenario) machineRecord() *release.Release {
 // advance past its first step and abandons at its progress deadline, with
 // a reason and a message that say why.
 func TestBrokenCanary(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "broken", templates.ReleaseParams{Steps: "[{setWeight: 10}, {setWeight: 50}]", Tag: "never-ready", ProgressDeadline: "20s"})
 	before := s.snapshot()
 	code, out := s.cli("start", "-f", s.file, "--wait-for=done", "--timeout=4m")
@@ -134,6 +137,7 @@ func TestBrokenCanary(t *testing.T) {
 // TestSetWeightAndApprove: a manual set-weight while paused, then an
 // approval of the indefinite pause.
 func TestSetWeightAndApprove(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "approve", templates.ReleaseParams{Steps: "[{setWeight: 10}, {pause: {}}, {setWeight: 60}]"})
 	if code, _ := s.cli("start", "-f", s.file); code != cli.ExitOK { // default: wait until paused
 		t.Fatalf("start exited %d", code)
@@ -161,6 +165,7 @@ func TestSetWeightAndApprove(t *testing.T) {
 // TestAbortDuringLongPause: an abort while a driver waits in a one-hour
 // pause returns traffic to stable without waiting for the pause.
 func TestAbortDuringLongPause(t *testing.T) {
+	t.Parallel()
 	s := newScenario(t, "pause", templates.ReleaseParams{Steps: "[{setWeight: 20}, {pause: {duration: 1h}}, {setWeight: 100}]"})
 	if code, _ := s.cli("start", "-f", s.file, "--wait-for=Paused"); code != cli.ExitOK {
 		t.Fatalf("start exited %d", code)

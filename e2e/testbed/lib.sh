@@ -30,9 +30,10 @@ TB_PORT_CONTROLLER_METRICS=${GITCANARY_TESTBED_CONTROLLER_METRICS_PORT:-18082}
 TB_PORT_ARGOCD=${GITCANARY_TESTBED_ARGOCD_PORT:-18080}
 TB_PORT_ARGOCD_METRICS=${GITCANARY_TESTBED_ARGOCD_METRICS_PORT:-18083}
 TB_PORT_GIT=${GITCANARY_TESTBED_GIT_PORT:-19418}
+TB_PORT_PROMETHEUS=${GITCANARY_TESTBED_PROMETHEUS_PORT:-19090}
 
 # Components in start order; down stops them in reverse.
-TB_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok redis argocd-repo-server argocd-application-controller argocd-server git-daemon)
+TB_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok redis argocd-repo-server argocd-application-controller argocd-server git-daemon prometheus)
 
 tb_log() { printf '[testbed %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 tb_die() { tb_log "ERROR: $*"; exit 1; }
@@ -66,6 +67,7 @@ tb_port_of() {
 	argocd-application-controller) echo "$TB_PORT_CONTROLLER_METRICS" ;;
 	argocd-server) echo "$TB_PORT_ARGOCD" ;;
 	git-daemon) echo "$TB_PORT_GIT" ;;
+	prometheus) echo "$TB_PORT_PROMETHEUS" ;;
 	esac
 }
 
@@ -79,3 +81,9 @@ tb_pid_alive() {
 
 # tb_port_open port: true when something accepts TCP on 127.0.0.1:port.
 tb_port_open() { (exec 3<>"/dev/tcp/$TB_HOST/$1") 2>/dev/null; }
+
+# tb_prometheus_env prints the env file's lines about the bed's Prometheus.
+tb_prometheus_env() {
+	printf "GITCANARY_PROMETHEUS_URL='http://%s:%s'\n" "$TB_HOST" "$TB_PORT_PROMETHEUS"
+	printf "GITCANARY_TESTBED_PROMETHEUS_TARGETS='%s'\n" "$TB_DIR/prometheus/targets"
+}

@@ -1,6 +1,7 @@
 // Package testbed gives end-to-end tests the address and credentials of the
 // local test bed started by `make testbed-up` (e2e/testbed/up.sh): a real
-// kube-apiserver with kwok nodes, Argo CD and a git daemon on 127.0.0.1.
+// kube-apiserver with kwok nodes, Argo CD, a git daemon and Prometheus on
+// 127.0.0.1.
 //
 // It imports only the standard library so that tests using it compile fast.
 package testbed
@@ -31,6 +32,11 @@ type Env struct {
 	GitBase    string // base URL of the git daemon, "git://127.0.0.1:PORT/"
 	BinDir     string // directory with kubectl, argocd, kustomize …
 	Dir        string // the bed's state directory (pids, logs, env, git)
+	// PrometheusURL is the bed's Prometheus, "http://127.0.0.1:PORT", and
+	// PrometheusTargets its file_sd directory; both "" for a bed started
+	// before Prometheus was part of it (see Prometheus).
+	PrometheusURL     string
+	PrometheusTargets string
 }
 
 // ErrNotUp means no env file was found: the test bed has not been started.
@@ -93,6 +99,9 @@ func Load() (Env, error) {
 		GitBase:    vars["GITCANARY_TESTBED_GIT"],
 		BinDir:     vars["GITCANARY_TESTBED_BIN"],
 		Dir:        dir,
+
+		PrometheusURL:     vars["GITCANARY_PROMETHEUS_URL"],
+		PrometheusTargets: vars["GITCANARY_TESTBED_PROMETHEUS_TARGETS"],
 	}
 	for k, v := range map[string]string{
 		"KUBECONFIG": e.Kubeconfig, "ARGOCD_SERVER": e.ArgoServer, "ARGOCD_AUTH_TOKEN": e.ArgoToken,

@@ -6,13 +6,13 @@ TESTBED_SRC := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
 .PHONY: testbed-deps testbed-build testbed-up testbed-down testbed-status testbed-smoke
 
-testbed-deps: ## install the Debian packages the test bed needs (redis, openssl, curl, git)
+testbed-deps: ## install the Debian packages the test bed needs (redis, openssl, curl, git, prometheus)
 	@$(TESTBED_SRC)/install-deps.sh
 
 testbed-build: testbed-deps ## build the test bed's binaries into the cache (cold ~30 CPU-min, warm: seconds)
 	@$(TESTBED_SRC)/build.sh >/dev/null
 
-testbed-up: testbed-build ## start etcd, kube, kwok, Argo CD, redis, git daemon on 127.0.0.1 (idempotent)
+testbed-up: testbed-build ## start etcd, kube, kwok, Argo CD, redis, git daemon, Prometheus on 127.0.0.1 (idempotent)
 	@$(TESTBED_SRC)/up.sh
 
 testbed-down: ## stop the test bed's processes (logs stay)

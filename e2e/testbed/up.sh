@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Starts the local test bed on 127.0.0.1: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kwok (one fake Node), the Istio and
-# Argo CD CRDs, redis, Argo CD (repo-server, application controller, server)
-# and a git daemon. Idempotent: when the bed is already up it says so and
-# returns. State lives in ${GITCANARY_TESTBED_DIR:-<repo>/.work/testbed};
+# Argo CD CRDs, redis, Argo CD (repo-server, application controller, server),
+# a git daemon and Prometheus (prometheus.sh). Idempotent: when the bed is
+# already up it says so and returns; when only Prometheus is missing (a bed
+# started before it was part of the bed) it starts Prometheus alone. State lives in ${GITCANARY_TESTBED_DIR:-<repo>/.work/testbed};
 # `env` there holds what clients need (see README.md).
 set -Eeuo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,6 +24,31 @@ if ((${#dead[@]} == 0)) && [[ -s $TB_DIR/env ]] &&
 	curl -fsSk --max-time 3 "https://$TB_HOST:$TB_PORT_APISERVER/readyz" >/dev/null &&
 	curl -fsS --max-time 3 "http://$TB_HOST:$TB_PORT_ARGOCD/healthz" >/dev/null; then
 	tb_log "test bed already up (started $(cat "$TB_DIR/started" 2>/dev/null || echo '?')); env: $TB_DIR/env"
+	exit 0
+fi
+# A bed started before Prometheus was part of it: start Prometheus alone
+# rather than restart everything under the feet of its users.
+if [[ ${dead[*]} == prometheus ]] && [[ -s $TB_DIR/env ]] &&
+	curl -fsSk --max-time 3 "https://$TB_HOST:$TB_PORT_APISERVER/readyz" >/dev/null &&
+	curl -fsS --max-time 3 "http://$TB_HOST:$TB_PORT_ARGOCD/healthz" >/dev/null; then
+	command -v prometheus >/dev/null || "$TB_HERE/install-deps.sh"
+	tb_port_open "$TB_PORT_PROMETHEUS" &&
+		tb_die "port $TB_HOST:$TB_PORT_PROMETHEUS for prometheus is in use by another process; stop it or set GITCANARY_TESTBED_PROMETHEUS_PORT"
+	mkdir -p "$TB_DIR/logs" "$TB_DIR/pids"
+	rm -rf "$TB_DIR/prometheus"
+	umask 077
+	setsid "$TB_HERE/prometheus.sh" "$TB_DIR/prometheus" "$TB_PORT_PROMETHEUS" >"$TB_DIR/logs/prometheus.log" 2>&1 </dev/null &
+	echo $! >"$TB_DIR/pids/prometheus.pid"
+	deadline=$((SECONDS + WAIT_SECS))
+	until curl -fsS --max-time 3 "http://$TB_HOST:$TB_PORT_PROMETHEUS/-/ready" >/dev/null 2>&1; do
+		tb_pid_alive prometheus || { tail -n 30 "$TB_DIR/logs/prometheus.log" >&2; tb_die "prometheus exited"; }
+		((SECONDS < deadline)) || tb_die "prometheus did not answer within ${WAIT_SECS}s"
+		sleep 0.3
+	done
+	grep -v -e '^GITCANARY_PROMETHEUS_URL=' -e '^GITCANARY_TESTBED_PROMETHEUS_TARGETS=' "$TB_DIR/env" >"$TB_DIR/env.tmp"
+	tb_prometheus_env >>"$TB_DIR/env.tmp"
+	mv "$TB_DIR/env.tmp" "$TB_DIR/env"
+	tb_log "test bed was up without Prometheus; started it: http://$TB_HOST:$TB_PORT_PROMETHEUS"
 	exit 0
 fi
 if ((${#alive[@]} > 0)); then
@@ -50,7 +76,7 @@ mkdir -p "$TB_DIR"
 rm -rf "$TB_DIR/logs.prev"
 [[ -d $TB_DIR/logs ]] && mv "$TB_DIR/logs" "$TB_DIR/logs.prev"
 rm -rf "$TB_DIR/pids" "$TB_DIR/etcd" "$TB_DIR/certs" "$TB_DIR/git" "$TB_DIR/redis" \
-	"$TB_DIR/argocd" "$TB_DIR/tmp" "$TB_DIR/env" "$TB_DIR/kubeconfig" "$TB_DIR/started"
+	"$TB_DIR/argocd" "$TB_DIR/tmp" "$TB_DIR/env" "$TB_DIR/kubeconfig" "$TB_DIR/started" "$TB_DIR/prometheus"
 mkdir -p "$TB_DIR"/{pids,logs,etcd,certs,git,redis,tmp,argocd/{ssh,tls,gpg,plugins}}
 chmod 700 "$TB_DIR/etcd" "$TB_DIR/certs"
 LOGS=$TB_DIR/logs
@@ -274,6 +300,9 @@ start redis redis-server --bind "$TB_HOST" --port "$TB_PORT_REDIS" --protected-m
 # git-daemon itself, not `git daemon`, which would run it as a child.
 start git-daemon "$(git --exec-path)/git-daemon" --listen="$TB_HOST" --port="$TB_PORT_GIT" --export-all \
 	--enable=receive-pack --reuseaddr --informative-errors --base-path="$TB_DIR/git" "$TB_DIR/git"
+# Prometheus (Debian's), scraping every 1 s the traffic simulators whose
+# addresses tests write to prometheus/targets/*.json (prometheus.sh).
+start prometheus "$TB_HERE/prometheus.sh" "$TB_DIR/prometheus" "$TB_PORT_PROMETHEUS"
 
 # --- cluster objects: node, CRDs, Argo CD config --------------------------------
 
@@ -404,10 +433,15 @@ EOF
 wait_for redis tb_port_open "$TB_PORT_REDIS"
 
 # Out of cluster: the in-cluster destination is built from $KUBECONFIG.
+# Every socket and data path is the bed's own: the repo-server's git askpass
+# socket defaults to /tmp/reposerver-ask-pass.sock, which a second bed on
+# the machine would take over (its http repositories' credentials then fail
+# with "unable to read askpass response").
 argo_env=(env ARGOCD_FAKE_IN_CLUSTER=true KUBECONFIG="$KUBECONFIG_FILE" TMPDIR="$TB_DIR/tmp"
 	ARGOCD_GPG_ENABLED=false ARGOCD_GNUPGHOME="$TB_DIR/argocd/gpg"
 	ARGOCD_SSH_DATA_PATH="$TB_DIR/argocd/ssh" ARGOCD_TLS_DATA_PATH="$TB_DIR/argocd/tls"
-	ARGOCD_PLUGINSOCKFILEPATH="$TB_DIR/argocd/plugins" PATH="$PATH")
+	ARGOCD_PLUGINSOCKFILEPATH="$TB_DIR/argocd/plugins" PATH="$PATH"
+	ARGOCD_ASK_PASS_SOCK="$TB_DIR/tmp/reposerver-ask-pass.sock")
 redis=$TB_HOST:$TB_PORT_REDIS
 repo=$TB_HOST:$TB_PORT_REPO_SERVER
 start argocd-repo-server "${argo_env[@]}" argocd-repo-server \
@@ -431,6 +465,7 @@ wait_for kube-scheduler https_ok -k "https://$TB_HOST:$TB_PORT_SCHEDULER/healthz
 wait_for kwok http_ok "http://$TB_HOST:$TB_PORT_KWOK/healthz"
 wait_for kwok kc wait --for condition=Ready --timeout 2s node/kwok-node-0
 wait_for git-daemon tb_port_open "$TB_PORT_GIT"
+wait_for prometheus http_ok "http://$TB_HOST:$TB_PORT_PROMETHEUS/-/ready"
 wait_for argocd-repo-server http_ok "http://$TB_HOST:$TB_PORT_REPO_SERVER_METRICS/healthz"
 wait_for argocd-application-controller http_ok "http://127.0.0.1:$TB_PORT_CONTROLLER_METRICS/healthz"
 wait_for argocd-server http_ok "http://$TB_HOST:$TB_PORT_ARGOCD/healthz"
@@ -463,8 +498,9 @@ ARGOCD_ADMIN_PASSWORD='$admin_password'
 GITCANARY_TESTBED_GIT='git://$TB_HOST:$TB_PORT_GIT/'
 GITCANARY_TESTBED_GIT_DIR='$TB_DIR/git'
 EOF
+tb_prometheus_env >>"$TB_DIR/env.tmp"
 mv "$TB_DIR/env.tmp" "$TB_DIR/env"
 date -u +%FT%TZ >"$TB_DIR/started"
 
-tb_log "test bed up in $((SECONDS - start_time))s: apiserver https://$TB_HOST:$TB_PORT_APISERVER, argocd $TB_HOST:$TB_PORT_ARGOCD (plaintext), git git://$TB_HOST:$TB_PORT_GIT/"
+tb_log "test bed up in $((SECONDS - start_time))s: apiserver https://$TB_HOST:$TB_PORT_APISERVER, argocd $TB_HOST:$TB_PORT_ARGOCD (plaintext), git git://$TB_HOST:$TB_PORT_GIT/, prometheus http://$TB_HOST:$TB_PORT_PROMETHEUS"
 tb_log "env: $TB_DIR/env  (set -a; . $TB_DIR/env; set +a; kubectl get nodes; argocd app list)"
