@@ -9,43 +9,27 @@ package analysis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/prom"
 	"github.com/gitcanary/gitcanary/pkg/redact"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
-// Source reads counters. Prometheus implements it (pkg/prom).
+// Source counts events exactly from counter series (pkg/prom's Client).
 type Source interface {
-	// Increase returns the exact increase of the counters sel selects
-	// (summed over their series) from t0 to t1, and the increases between
-	// the samples in that window (the sub-intervals the judge estimates
-	// dispersion from). It depends only on samples stored at or before
-	// t1, so asking again later gives the same answer. An error that is
-	// not the selector's fault wraps ErrUnavailable.
-	Increase(ctx context.Context, sel release.Selector, t0, t1 time.Time) (Increase, error)
+	// Count counts, per value of the label by, the events of the counter
+	// series sel selects in w, from the samples stored at or before its
+	// end: asking again later gives the same counts. Errors that mean
+	// the store could not answer wrap prom.ErrUnavailable or
+	// prom.ErrNotSettled.
+	Count(ctx context.Context, sel prom.Selector, by string, w prom.Window) (map[string]*prom.Count, error)
 }
 
-// Increase is what a Source counted.
-type Increase struct {
-	Total int64
-	// Steps are the increases between consecutive samples, in order.
-	Steps []int64
-}
-
-// ErrUnavailable marks an error of the metrics store (unreachable, an
-// error status, a timeout): the analysis could not find out, which is
-// never evidence against the canary.
-var ErrUnavailable = errors.New("metrics unavailable")
-
-// DefaultLag is how long after a look's end its counts are read: two
-// scrape intervals of Istio's default 15 s, so that Prometheus holds the
-// samples at the look's end.
-const DefaultLag = 30 * time.Second
+var _ Source = (*prom.Client)(nil)
 
 // Istio's standard metrics, as its telemetry exports them (reporter
 // "destination": the sidecar of the pod that served the request).
@@ -55,13 +39,16 @@ const (
 	istioVersion  = "destination_version"
 )
 
-// Settings are what a run takes from outside the step.
+// Settings are what a run takes from outside the spec.
 type Settings struct {
 	// Prometheus is the address used when spec.analysis has none.
 	Prometheus string
-	// Lag overrides DefaultLag (0: the default).
-	Lag time.Duration
 }
+
+// lagScrapes is how many scrape intervals after a look's end it is read:
+// a sample is stamped with its scrape's start and stored when the scrape
+// ends, at most a scrape timeout (at most an interval) later.
+const lagScrapes = 2
 
 // Resolve makes the record of the analysis of step, starting now: the
 // schedule of looks and every metric as counter selectors.
@@ -77,17 +64,15 @@ func Resolve(spec release.Spec, step int, stable string, now time.Time, s Settin
 	if addr == "" {
 		return nil, fmt.Errorf("step %d is an analysis, but no Prometheus is set: set spec.analysis.prometheus.address, --prometheus or GITCANARY_PROMETHEUS_URL: %w", step, release.ErrInvalid)
 	}
-	lag := s.Lag
-	if lag <= 0 {
-		lag = DefaultLag
-	}
+	scrape := spec.Analysis.ScrapeIntervalOrDefault()
 	run := &release.AnalysisRun{
 		Step:       step,
 		Start:      now.UTC().Truncate(time.Second),
 		Interval:   release.Duration{Duration: a.IntervalOrDefault()},
 		Warmup:     release.Duration{Duration: a.WarmupOrZero()},
 		Looks:      a.Looks(),
-		Lag:        release.Duration{Duration: lag},
+		Scrape:     release.Duration{Duration: scrape},
+		Lag:        release.Duration{Duration: lagScrapes * scrape},
 		Alpha:      spec.Analysis.AlphaOrDefault(),
 		Detect:     spec.Analysis.DetectOrDefault(),
 		Canary:     spec.Version,
@@ -110,21 +95,17 @@ func resolveMetric(m release.Metric, host string) (release.ResolvedMetric, error
 	if c == nil {
 		return release.ResolvedMetric{}, fmt.Errorf("only compare metrics can be run: %w", release.ErrInvalid)
 	}
-	server := []release.Matcher{{Label: "reporter", Op: "=", Value: "destination"}, {Label: "destination_service", Op: "=", Value: host}}
+	server := []prom.Matcher{prom.Eq("reporter", "destination"), prom.Eq("destination_service", host)}
 	switch c.Istio {
 	case release.IstioErrors:
-		total := release.Selector{Name: istioRequests, Matchers: server}
-		bad := total.With(release.Matcher{Label: "response_code", Op: "=~", Value: "5.."})
+		total := prom.NewSelector(istioRequests, server...)
+		bad := total.With(prom.Re("response_code", "5.."))
 		return release.ResolvedMetric{Name: m.Name, Bad: bad.String(), Total: total.String(), VersionLabel: istioVersion}, nil
 	case release.IstioLatency:
 		ms := float64(c.SlowerThan.Duration) / float64(time.Millisecond)
-		total := release.Selector{Name: istioDuration + "_count", Matchers: server}
-		fast := release.Selector{Name: istioDuration + "_bucket", Matchers: server}.With(release.Matcher{Label: "le", Op: "=", Value: strconv.FormatFloat(ms, 'g', -1, 64)})
+		total := prom.NewSelector(istioDuration+"_count", server...)
+		fast := prom.NewSelector(istioDuration+"_bucket", server...).With(prom.Eq("le", strconv.FormatFloat(ms, 'g', -1, 64)))
 		return release.ResolvedMetric{Name: m.Name, Bad: fast.String(), Total: total.String(), VersionLabel: istioVersion, Complement: true}, nil
 	}
-	label := c.VersionLabel
-	if label == "" {
-		label = "version"
-	}
-	return release.ResolvedMetric{Name: m.Name, Bad: c.Bad, Total: c.Total, VersionLabel: label}, nil
+	return release.ResolvedMetric{Name: m.Name, Bad: c.Bad, Total: c.Total, VersionLabel: c.VersionLabelOrDefault()}, nil
 }

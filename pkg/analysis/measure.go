@@ -2,32 +2,27 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/judge"
+	"github.com/gitcanary/gitcanary/pkg/prom"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
 // Look is one look at one metric: what the judge reads, and the window.
 type Look struct {
-	N      int       `json:"look"`
-	From   time.Time `json:"from"`
-	To     time.Time `json:"to"`
-	Canary Counts    `json:"canary"`
-	Stable Counts    `json:"stable"`
-	// StableSteps are the stable version's total increases between
-	// samples, for the dispersion estimate.
-	StableSteps []int64 `json:"stableSteps,omitempty"`
-	// StableBadSteps are its bad-event increases between samples.
-	StableBadSteps []int64 `json:"stableBadSteps,omitempty"`
-}
-
-// Counts are a version's exact counts over a look.
-type Counts struct {
-	Total int64 `json:"total"`
-	Bad   int64 `json:"bad"`
+	N      int          `json:"look"`
+	From   time.Time    `json:"from"`
+	To     time.Time    `json:"to"`
+	Canary judge.Counts `json:"canary"`
+	Stable judge.Counts `json:"stable"`
+	// CanarySub and StableSub are each version's counts per scrape
+	// interval of the look, for the judge's dispersion estimate.
+	CanarySub []judge.Counts `json:"canarySub,omitempty"`
+	StableSub []judge.Counts `json:"stableSub,omitempty"`
 }
 
 // Due returns how many looks of run can be read at now: a look is read
@@ -40,92 +35,87 @@ func Due(run *release.AnalysisRun, now time.Time) int {
 	return n
 }
 
-// NextDue returns when the next look after the first n can be read.
+// NextDue returns when the look after the first n can be read.
 func NextDue(run *release.AnalysisRun, n int) time.Time {
 	return run.LookEnd(n + 1).Add(run.Lag.Duration)
 }
 
-// Measure reads look k (1-based) of every metric of run.
+// Unavailable reports whether err means the metrics store could not
+// answer (yet): the look is read again later.
+func Unavailable(err error) bool {
+	return errors.Is(err, prom.ErrUnavailable) || errors.Is(err, prom.ErrNotSettled)
+}
+
+// Measure reads look k (1-based) of every metric of run: two queries per
+// metric (its total and its bad events, each counted per version).
 func Measure(ctx context.Context, src Source, run *release.AnalysisRun, k int) ([]Look, error) {
 	out := make([]Look, 0, len(run.Metrics))
-	from, to := run.LookEnd(k-1), run.LookEnd(k)
+	w := prom.Window{Start: run.LookEnd(k - 1), End: run.LookEnd(k)}
+	if run.Scrape.Duration > 0 && run.Scrape.Duration < run.Interval.Duration {
+		w.Step = run.Scrape.Duration
+	}
 	for _, m := range run.Metrics {
-		l := Look{N: k, From: from, To: to}
-		var err error
-		if l.Canary, _, _, err = count(ctx, src, m, run.Canary, from, to); err != nil {
+		l, err := measure(ctx, src, run, m, w)
+		if err != nil {
 			return nil, fmt.Errorf("metric %s, look %d: %w", m.Name, k, err)
 		}
-		if l.Stable, l.StableSteps, l.StableBadSteps, err = count(ctx, src, m, run.Stable, from, to); err != nil {
-			return nil, fmt.Errorf("metric %s, look %d: %w", m.Name, k, err)
-		}
+		l.N = k
 		out = append(out, l)
 	}
 	return out, nil
 }
 
-// count reads one version's total and bad events of metric m.
-func count(ctx context.Context, src Source, m release.ResolvedMetric, version string, from, to time.Time) (Counts, []int64, []int64, error) {
-	total, err := selector(m.Total, m.VersionLabel, version)
+func measure(ctx context.Context, src Source, run *release.AnalysisRun, m release.ResolvedMetric, w prom.Window) (Look, error) {
+	l := Look{From: w.Start, To: w.End}
+	total, err := count(ctx, src, m.Total, m.VersionLabel, w)
 	if err != nil {
-		return Counts{}, nil, nil, err
+		return l, err
 	}
-	bad, err := selector(m.Bad, m.VersionLabel, version)
+	bad, err := count(ctx, src, m.Bad, m.VersionLabel, w)
 	if err != nil {
-		return Counts{}, nil, nil, err
+		return l, err
 	}
-	t, err := src.Increase(ctx, total, from, to)
-	if err != nil {
-		return Counts{}, nil, nil, err
-	}
-	b, err := src.Increase(ctx, bad, from, to)
-	if err != nil {
-		return Counts{}, nil, nil, err
-	}
-	c := Counts{Total: t.Total, Bad: b.Total}
-	badSteps := b.Steps
-	if m.Complement {
-		// Bad counted the good events (requests under the bound).
-		c.Bad = t.Total - b.Total
-		if len(b.Steps) == len(t.Steps) {
-			badSteps = make([]int64, len(t.Steps))
+	for _, v := range []struct {
+		version string
+		counts  *judge.Counts
+		sub     *[]judge.Counts
+	}{{run.Canary, &l.Canary, &l.CanarySub}, {run.Stable, &l.Stable, &l.StableSub}} {
+		t, b := total[v.version], bad[v.version]
+		if m.Complement {
+			// Bad counted the good events (the requests under a bound).
+			if b, err = prom.Sub(t, b); err != nil {
+				return l, fmt.Errorf("version %s: %w", v.version, err)
+			}
+		}
+		if b.Events > t.Events {
+			return l, fmt.Errorf("version %s: %d bad events of %d in total: %s does not count a subset of %s: %w", v.version, b.Events, t.Events, m.Bad, m.Total, prom.ErrNotCounter)
+		}
+		*v.counts = judge.Counts{Total: t.Events, Bad: b.Events}
+		if len(t.Steps) == len(b.Steps) {
 			for i := range t.Steps {
-				badSteps[i] = t.Steps[i] - b.Steps[i]
+				*v.sub = append(*v.sub, judge.Counts{Total: t.Steps[i], Bad: b.Steps[i]})
 			}
-		} else {
-			badSteps = nil
 		}
 	}
-	if c.Bad < 0 || c.Bad > c.Total {
-		// Two counters scraped apart (a bucket and its _count): not exact
-		// in this window, so not evidence.
-		return Counts{}, nil, nil, fmt.Errorf("%d bad events of %d in total for version %s: the counters disagree: %w", c.Bad, c.Total, version, ErrUnavailable)
-	}
-	return c, t.Steps, badSteps, nil
+	return l, nil
 }
 
-func selector(s, label, version string) (release.Selector, error) {
-	sel, err := release.ParseSelector(s)
+// count counts sel per value of the version label; a version without
+// series has a zero count.
+func count(ctx context.Context, src Source, sel, label string, w prom.Window) (map[string]prom.Count, error) {
+	s, err := prom.ParseSelector(sel)
 	if err != nil {
-		return sel, err
+		return nil, err
 	}
-	return sel.With(release.Matcher{Label: label, Op: "=", Value: version}), nil
-}
-
-// judgeLooks converts a metric's looks for the judge.
-func judgeLooks(looks []Look) []judge.Look {
-	out := make([]judge.Look, len(looks))
-	for i, l := range looks {
-		out[i] = judge.Look{
-			Canary: judge.Counts{Total: l.Canary.Total, Bad: l.Canary.Bad},
-			Stable: judge.Counts{Total: l.Stable.Total, Bad: l.Stable.Bad},
-		}
-		if len(l.StableSteps) == len(l.StableBadSteps) {
-			for j := range l.StableSteps {
-				out[i].StableSub = append(out[i].StableSub, judge.Counts{Total: l.StableSteps[j], Bad: l.StableBadSteps[j]})
-			}
-		}
+	got, err := src.Count(ctx, s, label, w)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	out := map[string]prom.Count{}
+	for k, c := range got {
+		out[k] = *c
+	}
+	return out, nil
 }
 
 // Cache keeps the looks read, for every release a process drives: a

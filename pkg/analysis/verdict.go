@@ -82,20 +82,33 @@ func Judge(name string, run *release.AnalysisRun, looks [][]Look) Outcome {
 	return out
 }
 
-// Unavailable is the outcome of an analysis whose looks could not be read
-// in time: Inconclusive, never a failure.
-func Unavailable(name string, run *release.AnalysisRun, looks [][]Look, cause error) Outcome {
+// judgeLooks converts a metric's looks for the judge.
+func judgeLooks(looks []Look) []judge.Look {
+	out := make([]judge.Look, len(looks))
+	for i, l := range looks {
+		out[i] = judge.Look{Canary: l.Canary, Stable: l.Stable, CanarySub: l.CanarySub, StableSub: l.StableSub}
+	}
+	return out
+}
+
+// Unreadable is the outcome of an analysis whose looks could not be read
+// (Prometheus down past the wait, or a query it refuses): Inconclusive,
+// never a failure.
+func Unreadable(name string, run *release.AnalysisRun, looks [][]Look, cause error) Outcome {
 	out := Judge(name, run, looks)
 	if out.Verdict == release.Failed {
 		return out
 	}
 	out.Verdict, out.Reason = release.Inconclusive, "MetricsUnavailable"
-	out.Message = fmt.Sprintf("analysis of step %d inconclusive: looks could not be read (%v); approve to go on, abort to go back", run.Step, cause)
+	if !Unavailable(cause) {
+		out.Reason = "MetricsInvalid"
+	}
+	out.Message = fmt.Sprintf("analysis of step %d inconclusive: look %d could not be read (%v); approve to go on, abort to go back", run.Step, out.Look+1, cause)
 	return out
 }
 
 func describe(v judge.Verdict) string {
-	s := fmt.Sprintf("θ̂=%.2f [%.2f, %.2f]", v.ThetaHat, v.Lo, v.Hi)
+	s := fmt.Sprintf("θ̂=%.2f [%.2f, %.2f]", v.ThetaHat, v.ThetaLo, v.ThetaHi)
 	if v.Reason != "" {
 		s = v.Reason + ", " + s
 	}

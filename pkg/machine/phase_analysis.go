@@ -2,11 +2,11 @@ package machine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/analysis"
+	"github.com/gitcanary/gitcanary/pkg/prom"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
@@ -78,7 +78,7 @@ func (m *Machine) measure(ctx context.Context, rec *release.Release, now time.Ti
 
 func (m *Machine) source(run *release.AnalysisRun) (analysis.Source, error) {
 	if m.deps.Metrics == nil {
-		return nil, fmt.Errorf("no metrics source: %w", analysis.ErrUnavailable)
+		return nil, fmt.Errorf("no metrics source: %w", prom.ErrUnavailable)
 	}
 	return m.deps.Metrics(run.Prometheus)
 }
@@ -96,13 +96,16 @@ func onAnalyzing(v view) decision {
 	}
 	out := analysis.Judge(v.rec.Metadata.Name, run, f.looks)
 	if out.Verdict == "" && f.err != nil {
+		// Prometheus down is never evidence: the look is read again until
+		// a few intervals past the horizon, then the analysis is
+		// Inconclusive. A query it refuses will not change: at once.
 		giveUp := run.LookEnd(run.Looks).Add(run.Lag.Duration + unavailableAfter*run.Interval.Duration)
-		if !errors.Is(f.err, analysis.ErrUnavailable) || v.now.Before(giveUp) {
-			d := wait(errorPoll, "analysis: look %d of %d cannot be read: %v", read+1, run.Looks, f.err)
+		if analysis.Unavailable(f.err) && v.now.Before(giveUp) {
+			d := wait(errorPoll, "analysis: look %d of %d cannot be read yet: %v", read+1, run.Looks, f.err)
 			d.errored = true
 			return d
 		}
-		out = analysis.Unavailable(v.rec.Metadata.Name, run, f.looks, f.err)
+		out = analysis.Unreadable(v.rec.Metadata.Name, run, f.looks, f.err)
 	}
 	if out.Verdict == "" {
 		next := analysis.NextDue(run, read).Sub(v.now)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitcanary/gitcanary/pkg/prom"
 	"github.com/gitcanary/gitcanary/pkg/redact"
 )
 
@@ -27,6 +28,11 @@ type AnalysisDefaults struct {
 // Prometheus locates a Prometheus server.
 type Prometheus struct {
 	Address string `json:"address"`
+	// ScrapeInterval is how often it scrapes the workloads (default 15s,
+	// Istio's): a look is read two scrape intervals after its end, and
+	// the stable version's counts per scrape measure how bursty its bad
+	// events are.
+	ScrapeInterval *Duration `json:"scrapeInterval,omitempty"`
 }
 
 // Analysis is an analysis step: the canary is judged against the stable
@@ -78,6 +84,14 @@ type Compare struct {
 	VersionLabel string `json:"versionLabel,omitempty"`
 }
 
+// VersionLabelOrDefault returns the version label of Bad and Total.
+func (c *Compare) VersionLabelOrDefault() string {
+	if c.VersionLabel == "" {
+		return "version"
+	}
+	return c.VersionLabel
+}
+
 // The built-in comparisons.
 const (
 	IstioErrors  = "errors"
@@ -109,6 +123,17 @@ func (a *AnalysisDefaults) DetectOrDefault() float64 {
 		return DefaultDetect
 	}
 	return *a.Detect
+}
+
+// DefaultScrapeInterval is Istio's Prometheus scrape interval.
+const DefaultScrapeInterval = 15 * time.Second
+
+// ScrapeIntervalOrDefault returns the scrape interval in effect.
+func (a *AnalysisDefaults) ScrapeIntervalOrDefault() time.Duration {
+	if a == nil || a.Prometheus == nil || a.Prometheus.ScrapeInterval == nil {
+		return DefaultScrapeInterval
+	}
+	return a.Prometheus.ScrapeInterval.Duration
 }
 
 // PrometheusAddress returns spec.analysis.prometheus.address, "" when absent.
@@ -153,6 +178,9 @@ func (v *validator) analysisDefaults(a *AnalysisDefaults) {
 	}
 	if a.Prometheus != nil {
 		v.prometheus("spec.analysis.prometheus.address", a.Prometheus.Address)
+		if si := a.Prometheus.ScrapeInterval; si != nil && (si.Duration < time.Second || si.Duration > 10*time.Minute) {
+			v.add("spec.analysis.prometheus.scrapeInterval", "must be from 1s to 10m, got %s", si.Duration)
+		}
 	}
 	if a.Alpha != nil && !(*a.Alpha > 0 && *a.Alpha <= 0.2) {
 		v.add("spec.analysis.alpha", "must be more than 0 and at most 0.2, got %g", *a.Alpha)
@@ -260,8 +288,10 @@ func (v *validator) metric(p string, m Metric) {
 			return
 		}
 		for _, f := range []struct{ name, sel string }{{"bad", c.Bad}, {"total", c.Total}} {
-			if err := CheckSelector(f.sel); err != nil {
+			if sel, err := prom.ParseSelector(f.sel); err != nil {
 				v.add(cp+"."+f.name, "%v", err)
+			} else if label := c.VersionLabelOrDefault(); sel.Has(label) {
+				v.add(cp+"."+f.name, "selects on %s, the version label: gitcanary adds the canary's and the stable version's values itself", label)
 			}
 		}
 		if c.VersionLabel != "" && !validLabelName(c.VersionLabel) {

@@ -16,8 +16,11 @@ type AnalysisRun struct {
 	Interval Duration  `json:"interval"`
 	Warmup   Duration  `json:"warmup"`
 	Looks    int       `json:"looks"`
+	// Scrape is Prometheus's scrape interval: the stable version's counts
+	// per scrape measure the dispersion of its bad events.
+	Scrape Duration `json:"scrape"`
 	// Lag is how long after a look's end its samples are read, so that
-	// Prometheus has scraped them.
+	// Prometheus has stored them (two scrape intervals).
 	Lag Duration `json:"lag"`
 	// Alpha and Detect are the judge's settings in effect.
 	Alpha  float64 `json:"alpha"`

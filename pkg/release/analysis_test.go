@@ -68,9 +68,11 @@ func TestAnalysisValidation(t *testing.T) {
 		{"errors with a bound", "istio: errors}", "istio: errors, slowerThan: 250ms}", "spec.steps[2].analysis.metrics[0].compare.slowerThan: goes with istio: latency, not istio: errors"},
 		{"istio and selectors", "istio: errors}", "istio: errors, total: x_total}", "spec.steps[2].analysis.metrics[0].compare: istio and bad/total are exclusive"},
 		{"bad without total", ", total: checkout_total", "", "spec.steps[2].analysis.metrics[2].compare: set istio (errors or latency), or both bad and total (counter selectors)"},
-		{"bad is a function", `bad: 'checkout_total{outcome="failed"}'`, `bad: 'rate(checkout_total[1m])'`, `spec.steps[2].analysis.metrics[2].compare.bad: "rate(checkout_total[1m])" is not a counter selector: functions such as rate(…) are not allowed; name the counter and gitcanary computes its increase exactly`},
-		{"bad with a range", `bad: 'checkout_total{outcome="failed"}'`, `bad: 'checkout_total{outcome="failed"}[5m]'`, `is not a counter selector: only a metric name with {label matchers} is allowed`},
-		{"bad regexp", `bad: 'checkout_total{outcome="failed"}'`, `bad: 'checkout_total{outcome=~"fail("}'`, "label outcome: invalid regular expression"},
+		{"bad is a function", `bad: 'checkout_total{outcome="failed"}'`, `bad: 'rate(checkout_total[1m])'`, `spec.steps[2].analysis.metrics[2].compare.bad: invalid series selector "rate(checkout_total[1m])": unexpected "(checkout_total[1m])" after the metric name; only a metric name and {label matchers} are allowed (no functions, ranges or offsets)`},
+		{"bad with a range", `bad: 'checkout_total{outcome="failed"}'`, `bad: 'checkout_total{outcome="failed"}[5m]'`, `unexpected "[5m]" after the selector; only a metric name and {label matchers} are allowed`},
+		{"bad regexp", `bad: 'checkout_total{outcome="failed"}'`, `bad: 'checkout_total{outcome=~"fail("}'`, "invalid series selector: label outcome: regular expression \"fail(\""},
+		{"bad selects on the version", `bad: 'checkout_total{outcome="failed"}'`, `bad: 'checkout_total{outcome="failed",app_version="v2"}'`, "spec.steps[2].analysis.metrics[2].compare.bad: selects on app_version, the version label: gitcanary adds the canary's and the stable version's values itself"},
+		{"scrape interval too short", `address: "http://prometheus.istio-system.svc:9090"`, `address: "http://prometheus.istio-system.svc:9090", scrapeInterval: 100ms`, "spec.analysis.prometheus.scrapeInterval: must be from 1s to 10m, got 100ms"},
 		{"bad version label", "versionLabel: app_version", "versionLabel: app-version", `spec.steps[2].analysis.metrics[2].compare.versionLabel: "app-version" is not a Prometheus label name`},
 		{"no kind of metric", "{name: errors, compare: {istio: errors}}", "{name: errors}", "spec.steps[2].analysis.metrics[0]: set exactly one of compare, query, web"},
 		{"query refused", "{name: errors, compare: {istio: errors}}", "{name: errors, query: 'up', successCondition: 'result[0] == 1'}", "spec.steps[2].analysis.metrics[0]: query and web metrics are not supported by this version of gitcanary; use compare"},
@@ -106,20 +108,3 @@ func TestAnalysisValidation(t *testing.T) {
 	}
 }
 
-func TestParseSelector(t *testing.T) {
-	for in, want := range map[string]string{
-		"http_requests_total":                         "http_requests_total{}",
-		`istio_requests_total{response_code=~"5.."}`:  `istio_requests_total{response_code=~"5.."}`,
-		` a:b_c { x = 'y' , z!~"a\"b" , w!=` + "`v`}": `a:b_c{x="y",z!~"a\"b",w!="v"}`,
-	} {
-		sel, err := ParseSelector(in)
-		if err != nil || sel.String() != want {
-			t.Errorf("ParseSelector(%q) = %s, %v; want %s", in, sel, err, want)
-		}
-	}
-	for _, in := range []string{"", "{x=\"y\"}", "x{y}", "x{y=z}", `x{y="z"`, `x{y="z" w="v"}`, "sum(x)", "x offset 5m", `x{y="z}`} {
-		if _, err := ParseSelector(in); err == nil {
-			t.Errorf("ParseSelector(%q): no error", in)
-		}
-	}
-}
