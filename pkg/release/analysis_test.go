@@ -107,4 +107,3 @@ func TestAnalysisValidation(t *testing.T) {
 		})
 	}
 }
-
