@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/overlay"

@@ -9,10 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"log/slog"
 	"time"
 
+	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/fault"
 	"github.com/gitcanary/gitcanary/pkg/git"
@@ -52,7 +52,7 @@ type Deps struct {
 	// (nil: an analysis cannot read its looks and waits, then is
 	// Inconclusive). Analysis holds the analysis settings from outside
 	// the spec.
-	Metrics  func(address string) (analysis.Source, error)
+	Metrics  func(run *release.AnalysisRun) (analysis.Source, error)
 	Analysis analysis.Settings
 	// Looks caches the looks read, across machines (nil: none).
 	Looks *analysis.Cache

@@ -80,7 +80,7 @@ func (m *Machine) source(run *release.AnalysisRun) (analysis.Source, error) {
 	if m.deps.Metrics == nil {
 		return nil, fmt.Errorf("no metrics source: %w", prom.ErrUnavailable)
 	}
-	return m.deps.Metrics(run.Prometheus)
+	return m.deps.Metrics(run)
 }
 
 // onAnalyzing judges the looks read so far.
