@@ -14,9 +14,10 @@ import (
 const exactLimit = 1_000_000
 
 // tiny is where the distributions' tails are cut: probabilities below it
-// are dropped one by one, so a tail probability is accurate to well under
-// 1e-15 in absolute terms.
-const tiny = 1e-22
+// are dropped, so a tail probability is accurate to about 1e-15 in absolute
+// terms (p-values are compared with thresholds of 1e-4 and more). The work
+// grows with the square of the kept width.
+const tiny = 1e-17
 
 // dist is a distribution on the integers lo, lo+1, …, lo+len(p)−1, its
 // tails below tiny cut off.
@@ -38,7 +39,9 @@ func binom(b int64, q float64) dist {
 	lq, lr := math.Log(q), math.Log1p(-q)
 	pm := math.Exp(logChoose(b, mode) + float64(mode)*lq + float64(b-mode)*lr)
 	r := q / (1 - q)
-	var up, down []float64
+	// About ±9 standard deviations are above tiny.
+	guess := int(20*math.Sqrt(float64(b)*q*(1-q))) + 4
+	up, down := make([]float64, 0, guess), make([]float64, 0, guess)
 	for k, v := mode, pm; k < b; k++ {
 		v *= float64(b-k) / float64(k+1) * r
 		if v < tiny {
@@ -53,8 +56,11 @@ func binom(b int64, q float64) dist {
 		}
 		down = append(down, v)
 	}
-	slices.Reverse(down)
-	p := append(append(down, pm), up...)
+	p := make([]float64, 0, len(down)+1+len(up))
+	for i := len(down) - 1; i >= 0; i-- {
+		p = append(p, down[i])
+	}
+	p = append(append(p, pm), up...)
 	return dist{mode - int64(len(down)), p}
 }
 
@@ -96,13 +102,13 @@ type binomialSum struct {
 }
 
 // newBinomialSum takes the counts as floats: exact (whole numbers, as
-// apportion makes them) when their sum is at most exactLimit.
-func newBinomialSum(bs, qs []float64) binomialSum {
+// apportion makes them) when their sum is at most limit.
+func newBinomialSum(bs, qs []float64, limit float64) binomialSum {
 	var total float64
 	for _, b := range bs {
 		total += b
 	}
-	if total > exactLimit {
+	if total > limit {
 		s := binomialSum{}
 		var v float64
 		for i, b := range bs {

@@ -6,34 +6,44 @@ import "math"
 // conclude anything anyway.
 const maxDispersion = 1e6
 
-// dispersion estimates how much more the stable version's bad events vary
-// than independent events would: a Pearson χ² estimate pooled over looks.
+// dispersion estimates how much more bad events vary than independent
+// events would: a Pearson χ² estimate pooled over looks and versions.
 //
-// Within one look the baseline rate is taken as constant, so given the
-// look's y bad events (summed over its sub-intervals), independent events
-// would fall into sub-interval j with probability πⱼ = mⱼ/m, its share of
-// the look's requests: a multinomial, for which
+// Within one look each version's rate is taken as constant, so given the
+// y bad events a version had in the look (summed over its sub-intervals),
+// independent events would fall into sub-interval j with probability
+// πⱼ = mⱼ/m, its share of the version's requests: a multinomial, for which
 //
 //	χ² = Σⱼ (yⱼ − y·πⱼ)² / (y·πⱼ)
 //
 // has expectation exactly J−1 (J the sub-intervals with requests). Bursts
 // of B events inflate it about B times. φ = Σ χ² / Σ (J−1) over the looks so
-// far, floored at 1: the judge never treats events as more informative than
-// independent ones. Conditioning on each look's total keeps a baseline that
-// drifts from look to look (a daily cycle) out of φ. Looks without stable
-// bad events or with fewer than two sub-intervals say nothing; with none of
-// those, φ is 1.
+// far and both versions, floored at 1: the judge never treats events as
+// more informative than independent ones. Conditioning on each look's total
+// keeps a baseline that drifts from look to look (a daily cycle) out of φ.
 //
-// Only the stable version's sub-intervals are used: the canary may be
-// genuinely different, and it is what is being judged.
+// The canary's sub-intervals count too: given its look total, how its bad
+// events spread over the look does not depend on θ, so a canary that is
+// worse but not bursty does not inflate φ, while a bursty one (its bursts
+// are what a 10-rps canary shows first) is discounted. The price: a canary
+// whose rate jumps within a look looks bursty in that look, which costs
+// some power for that look (the e-process still sees the jump).
+//
+// A version-look without bad events, or with fewer than two sub-intervals
+// with requests, says nothing; with none that say something, φ is 1.
 type dispersion struct {
 	chi2, df float64
 }
 
 func (d *dispersion) add(l Look) {
+	d.addSubs(l.CanarySub)
+	d.addSubs(l.StableSub)
+}
+
+func (d *dispersion) addSubs(subs []Counts) {
 	var m, y float64
 	var j int
-	for _, s := range l.StableSub {
+	for _, s := range subs {
 		if s.Total > 0 {
 			m += float64(s.Total)
 			y += float64(s.Bad)
@@ -44,7 +54,7 @@ func (d *dispersion) add(l Look) {
 		return
 	}
 	var chi2 float64
-	for _, s := range l.StableSub {
+	for _, s := range subs {
 		if s.Total > 0 {
 			e := y * float64(s.Total) / m
 			r := float64(s.Bad) - e

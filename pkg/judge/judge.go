@@ -31,7 +31,7 @@
 //
 // Bad events that come in bursts (one outage fails several requests at
 // once) are over-dispersed: counted one by one they look like far more
-// evidence than they are. The stable version's sub-interval counts give a
+// evidence than they are. The versions' sub-interval counts give a
 // dispersion factor φ ≥ 1 (see dispersion.go); both tests use the counts
 // divided by φ.
 package judge
@@ -51,10 +51,11 @@ type Counts struct {
 type Look struct {
 	Canary Counts `json:"canary"`
 	Stable Counts `json:"stable"`
-	// StableSub are the stable version's counts in sub-intervals of the
-	// look (for example one per scrape), used only to estimate
-	// over-dispersion. They need not add up to Stable (scrapes and looks
-	// may not align). May be empty.
+	// CanarySub and StableSub are each version's counts in sub-intervals
+	// of the look (for example one per scrape), used only to estimate
+	// over-dispersion (see dispersion). They need not add up to Canary and
+	// Stable (scrapes and looks may not align). Either may be empty.
+	CanarySub []Counts `json:"canarySub,omitempty"`
 	StableSub []Counts `json:"stableSub,omitempty"`
 }
 
@@ -103,7 +104,8 @@ type Verdict struct {
 	// Look is the look (1-based) the verdict was taken at; for Continue the
 	// last look judged. Looks past Config.Looks are never judged.
 	Look int `json:"look"`
-	// Canary and Stable are the totals over looks 1…Look.
+	// Canary and Stable are the totals over the looks judged: 1…Look, or
+	// the looks before Look when it had invalid counts.
 	Canary Counts `json:"canary"`
 	Stable Counts `json:"stable"`
 	// ThetaHat estimates θ, the canary/stable ratio of bad-event rates, by
@@ -125,8 +127,8 @@ type Verdict struct {
 	PValue float64 `json:"pValue"`
 	Power  float64 `json:"power"`
 	Exact  bool    `json:"exact"`
-	// Dispersion is φ, the over-dispersion factor estimated from the stable
-	// version's sub-intervals (1: none seen or no sub-intervals given).
+	// Dispersion is φ, the over-dispersion factor estimated from the
+	// sub-intervals (1: none seen or no sub-intervals given).
 	Dispersion float64 `json:"dispersion"`
 }
 
@@ -144,61 +146,45 @@ const eValueMax = 1e300
 // than Continue at look k is also the verdict for every longer list that
 // starts with the same k looks.
 func Judge(cfg Config, looks []Look) Verdict {
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
-		return Verdict{Decision: Inconclusive, Reason: ReasonInvalidConfig, Message: err.Error(),
-			ThetaHi: ThetaMax, EValue: 1, PValue: 1, Dispersion: 1, EValues: []float64{}}
-	}
-	if len(looks) > cfg.Looks {
-		looks = looks[:cfg.Looks]
-	}
-	seq := newSequential(cfg.Detect)
-	var disp dispersion
-	threshold := 1 / cfg.alphaSequential()
-	path := make([]float64, 0, len(looks))
-	for i, l := range looks {
-		if err := l.validate(); err != nil {
-			v := summarize(looks[:i], disp.phi(), path, threshold)
-			v.Decision, v.Reason = Inconclusive, ReasonInvalidCounts
-			v.Look = i + 1
-			v.Message = fmt.Sprintf("look %d: %v", i+1, err)
-			return v
-		}
-		disp.add(l)
-		seq.add(l)
-		e := seq.evalue(disp.phi())
-		path = append(path, e)
-		if e >= threshold {
-			v := summarize(looks[:i+1], disp.phi(), path, threshold)
-			v.Decision, v.Reason, v.Test = Failed, ReasonWorse, TestSequential
-			v.Message = fmt.Sprintf("canary worse than stable at look %d: e-value %.4g ≥ %.4g (θ̂ %.3g, 95%% interval %.3g–%.3g, dispersion %.3g)",
-				v.Look, e, threshold, v.ThetaHat, v.ThetaLo, v.ThetaHi, v.Dispersion)
-			return v
-		}
-	}
-	v := summarize(looks, disp.phi(), path, threshold)
-	if len(looks) < cfg.Looks {
-		v.Decision, v.Reason = Continue, ReasonObserving
-		v.Message = fmt.Sprintf("look %d of %d: e-value %.4g (fails at %.4g)", len(looks), cfg.Looks, v.EValue, threshold)
-		return v
-	}
-	return final(cfg, looks, v)
-}
-
-// summarize fills in a verdict's totals, estimate and e-value over looks.
-func summarize(looks []Look, phi float64, path []float64, threshold float64) Verdict {
-	v := Verdict{Look: len(looks), EValue: 1, EThreshold: threshold, PValue: 1, Exact: true, Dispersion: phi,
-		EValues: append([]float64{}, path...)}
-	if len(path) > 0 {
-		v.EValue = path[len(path)-1]
-	}
+	a := NewAnalysis(cfg)
 	for _, l := range looks {
+		if a.Add(l).Decision != Continue {
+			break
+		}
+	}
+	o := a.out
+	if o.Reason == ReasonInvalidConfig {
+		return Verdict{Decision: Inconclusive, Reason: ReasonInvalidConfig, Message: a.err.Error(),
+			ThetaHi: ThetaMax, EValue: 1, PValue: 1, Exact: true, Dispersion: 1, EValues: []float64{}}
+	}
+	v := Verdict{Decision: o.Decision, Reason: o.Reason, Test: o.Test, Look: o.Look,
+		EValue: o.EValue, EThreshold: a.threshold, EValues: a.path, PValue: o.PValue, Power: o.Power, Exact: o.Exact, Dispersion: o.Dispersion}
+	for _, l := range a.looks {
 		v.Canary.Total = satAdd(v.Canary.Total, l.Canary.Total)
 		v.Canary.Bad = satAdd(v.Canary.Bad, l.Canary.Bad)
 		v.Stable.Total = satAdd(v.Stable.Total, l.Stable.Total)
 		v.Stable.Bad = satAdd(v.Stable.Bad, l.Stable.Bad)
 	}
-	v.ThetaHat, v.ThetaLo, v.ThetaHi = estimate(informative(looks), phi)
+	v.ThetaHat, v.ThetaLo, v.ThetaHi = estimate(informative(a.looks), o.Dispersion)
+	est := fmt.Sprintf("θ̂ %.3g, 95%% interval %.3g–%.3g, dispersion %.3g", v.ThetaHat, v.ThetaLo, v.ThetaHi, v.Dispersion)
+	cfg = a.cfg
+	switch {
+	case a.err != nil:
+		v.Message = fmt.Sprintf("look %d: %v", o.Look, a.err)
+	case o.Decision == Continue:
+		v.Message = fmt.Sprintf("look %d of %d: e-value %.4g (fails at %.4g; %s)", o.Look, cfg.Looks, v.EValue, a.threshold, est)
+	case o.Test == TestSequential:
+		v.Message = fmt.Sprintf("canary worse than stable at look %d: e-value %.4g ≥ %.4g (%s)", o.Look, v.EValue, a.threshold, est)
+	case o.Test == TestFinal:
+		v.Message = fmt.Sprintf("canary worse than stable at the horizon (look %d): p-value %.3g ≤ %.3g (%s)",
+			o.Look, v.PValue, cfg.alphaFinal(), est)
+	case o.Decision == Successful:
+		v.Message = fmt.Sprintf("canary not worse than stable: p-value %.3g, power %.3f to detect %g× (%s)",
+			v.PValue, v.Power, cfg.Detect, est)
+	default:
+		v.Message = fmt.Sprintf("not enough traffic: power %.3f to detect %g× is below %g (p-value %.3g, %d canary and %d stable bad events, dispersion %.3g)",
+			v.Power, cfg.Detect, cfg.Power, v.PValue, v.Canary.Bad, v.Stable.Bad, v.Dispersion)
+	}
 	return v
 }
 
@@ -210,28 +196,36 @@ func satAdd(a, b int64) int64 {
 	return a + b
 }
 
-func (c Counts) validate(what string) error {
+// invalid reports whether counts cannot be: negative, or more bad than total.
+func (c Counts) invalid() bool { return c.Total < 0 || c.Bad < 0 || c.Bad > c.Total }
+
+func (c Counts) explain(what string) error {
 	switch {
 	case c.Total < 0:
 		return fmt.Errorf("%s total %d is negative", what, c.Total)
 	case c.Bad < 0:
 		return fmt.Errorf("%s bad %d is negative", what, c.Bad)
-	case c.Bad > c.Total:
-		return fmt.Errorf("%s bad %d is more than its total %d", what, c.Bad, c.Total)
 	}
-	return nil
+	return fmt.Errorf("%s bad %d is more than its total %d", what, c.Bad, c.Total)
 }
 
+// validate names the first impossible count of a look (formatting only then:
+// the simulation calls Judge millions of times).
 func (l Look) validate() error {
-	if err := l.Canary.validate("canary"); err != nil {
-		return err
+	if l.Canary.invalid() {
+		return l.Canary.explain("canary")
 	}
-	if err := l.Stable.validate("stable"); err != nil {
-		return err
+	if l.Stable.invalid() {
+		return l.Stable.explain("stable")
 	}
-	for j, s := range l.StableSub {
-		if err := s.validate(fmt.Sprintf("stable sub-interval %d:", j+1)); err != nil {
-			return err
+	for _, sub := range []struct {
+		what string
+		cs   []Counts
+	}{{"canary", l.CanarySub}, {"stable", l.StableSub}} {
+		for j, c := range sub.cs {
+			if c.invalid() {
+				return c.explain(fmt.Sprintf("%s sub-interval %d:", sub.what, j+1))
+			}
 		}
 	}
 	return nil

@@ -48,11 +48,11 @@ func TimeToPower(cfg Config, t Traffic, interval time.Duration) (d time.Duration
 	look := term{n: t.RPS * t.CanaryShare * secs, m: t.RPS * (1 - t.CanaryShare) * secs}
 	perLook := t.BadRate * (cfg.Detect*look.n + look.m) / phi
 	q0, q1 := look.q(), look.p(cfg.Detect)
-	// Looks with the same q add up to one binomial, so k looks are one
-	// Binomial(k·perLook, ·) with the count apportioned to a whole number.
+	// Looks with the same q add up to one binomial: k looks are one
+	// Binomial(k·perLook, ·), as achievedPower computes it.
 	enough := func(k int64) bool {
 		b := math.Round(float64(k) * perLook)
-		return power([]float64{b}, []float64{q0}, []float64{q1}, cfg.alphaFinal()) >= cfg.Power
+		return power(b, q0, q1, cfg.alphaFinal()) >= cfg.Power
 	}
 	maxLooks := int64(maxSizing / interval)
 	if maxLooks < 1 || !enough(maxLooks) {
