@@ -39,29 +39,31 @@ func binom(b int64, q float64) dist {
 	lq, lr := math.Log(q), math.Log1p(-q)
 	pm := math.Exp(logChoose(b, mode) + float64(mode)*lq + float64(b-mode)*lr)
 	r := q / (1 - q)
-	// About ±9 standard deviations are above tiny.
-	guess := int(20*math.Sqrt(float64(b)*q*(1-q))) + 4
-	up, down := make([]float64, 0, guess), make([]float64, 0, guess)
-	for k, v := mode, pm; k < b; k++ {
+	// Walk down from the mode to where the probabilities fall below tiny,
+	// then fill the slice upwards from there.
+	lo, v := mode, pm
+	for lo > 0 {
+		next := v * float64(lo) / float64(b-lo+1) / r
+		if next < tiny {
+			break
+		}
+		lo, v = lo-1, next
+	}
+	p := make([]float64, 0, int(mode-lo)+int(20*math.Sqrt(float64(b)*q*(1-q)))+4)
+	for k := lo; ; k++ {
+		if k == mode {
+			v = pm // the walk's rounding stops here
+		}
+		p = append(p, v)
+		if k == b {
+			break
+		}
 		v *= float64(b-k) / float64(k+1) * r
-		if v < tiny {
+		if k >= mode && v < tiny {
 			break
 		}
-		up = append(up, v)
 	}
-	for k, v := mode, pm; k > 0; k-- {
-		v *= float64(k) / float64(b-k+1) / r
-		if v < tiny {
-			break
-		}
-		down = append(down, v)
-	}
-	p := make([]float64, 0, len(down)+1+len(up))
-	for i := len(down) - 1; i >= 0; i-- {
-		p = append(p, down[i])
-	}
-	p = append(append(p, pm), up...)
-	return dist{mode - int64(len(down)), p}
+	return dist{lo, p}
 }
 
 func logChoose(n, k int64) float64 {
@@ -77,9 +79,11 @@ func convolve(a, b dist) dist {
 		a, b = b, a
 	}
 	out := make([]float64, len(a.p)+len(b.p)-1)
+	ap := a.p
 	for j, pb := range b.p {
-		dst := out[j : j+len(a.p)]
-		for i, pa := range a.p {
+		dst := out[j : j+len(ap)]
+		dst = dst[:len(ap)] // lets the compiler drop the bounds checks
+		for i, pa := range ap {
 			dst[i] += pa * pb
 		}
 	}

@@ -7,9 +7,11 @@
 // The traffic model, per release: requests arrive as a Poisson process at
 // RPS, a share Weight of them to the canary; each stable request is bad
 // with probability BadRate, each canary request with Theta·BadRate. With
-// Burst > 1 requests fall into runs of Burst consecutive requests that fail
-// together (same error rate, Burst times the variance). Both versions'
-// counts are drawn per sub-interval (one per scrape) and given to
+// Burst > 1 bad requests come in bursts of Burst (one failure fails that
+// many requests at once): burst starts arrive as a Poisson process at
+// Burst-th of the rate of bad requests, so the error rate is the same and
+// the bad count's variance is Burst times larger. Both versions' counts are
+// drawn per sub-interval (one per scrape) and given to
 // the judge as Look.StableSub; the canary's as Look.CanarySub. The judge is
 // called after every look (judge.Analysis: Judge's decision without the
 // evidence, look by look), and the release ends at the first decision other
@@ -71,22 +73,22 @@ func Release(r *rand.Rand, c Cell, theta float64, p Plan) judge.Outcome {
 	cfg := p.config()
 	nsub := p.subs()
 	subSecs := p.Interval.Seconds() / float64(nsub)
-	canaryRate := math.Min(theta*c.BadRate, 1)
+	canary := newTraffic(c.RPS*c.Weight*subSecs, math.Min(theta*c.BadRate, 1), c.Burst)
+	stable := newTraffic(c.RPS*(1-c.Weight)*subSecs, c.BadRate, c.Burst)
 	a := judge.NewAnalysis(cfg)
+	// One block for all sub-intervals: the analysis keeps the looks.
+	subs := make([]judge.Counts, 2*nsub*cfg.Looks)
 	var o judge.Outcome
-	for range cfg.Looks {
-		l := judge.Look{CanarySub: make([]judge.Counts, nsub), StableSub: make([]judge.Counts, nsub)}
+	for i := range cfg.Looks {
+		block := subs[2*nsub*i : 2*nsub*(i+1)]
+		l := judge.Look{CanarySub: block[:nsub:nsub], StableSub: block[nsub:]}
 		for j := range nsub {
-			n := poisson(r, c.RPS*c.Weight*subSecs)
-			x := bursty(r, n, canaryRate, c.Burst)
-			l.CanarySub[j] = judge.Counts{Total: n, Bad: x}
-			l.Canary.Total += n
-			l.Canary.Bad += x
-			m := poisson(r, c.RPS*(1-c.Weight)*subSecs)
-			y := bursty(r, m, c.BadRate, c.Burst)
-			l.StableSub[j] = judge.Counts{Total: m, Bad: y}
-			l.Stable.Total += m
-			l.Stable.Bad += y
+			cs, ss := canary.draw(r), stable.draw(r)
+			l.CanarySub[j], l.StableSub[j] = cs, ss
+			l.Canary.Total += cs.Total
+			l.Canary.Bad += cs.Bad
+			l.Stable.Total += ss.Total
+			l.Stable.Bad += ss.Bad
 		}
 		if o = a.Add(l); o.Decision != judge.Continue {
 			break
