@@ -155,10 +155,17 @@ func (s binomialSum) critical(alpha float64) float64 {
 	if !s.exact {
 		z := math.Sqrt2 * math.Erfinv(1-2*alpha)
 		c := math.Ceil(s.mean + 0.5 + z*s.sdev)
-		for s.atLeast(c-1) <= alpha {
+		// Settle the rounding at the boundary; past 2⁵³ c±1 is c itself.
+		for range 4 {
+			if c-1 == c || s.atLeast(c-1) > alpha {
+				break
+			}
 			c--
 		}
-		for s.atLeast(c) > alpha {
+		for range 4 {
+			if c+1 == c || s.atLeast(c) <= alpha {
+				break
+			}
 			c++
 		}
 		return c
