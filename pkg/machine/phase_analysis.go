@@ -101,7 +101,10 @@ func onAnalyzing(v view) decision {
 		// Inconclusive. A query it refuses will not change: at once.
 		giveUp := run.LookEnd(run.Looks).Add(run.Lag.Duration + unavailableAfter*run.Interval.Duration)
 		if analysis.Unavailable(f.err) && v.now.Before(giveUp) {
-			d := wait(errorPoll, "analysis: look %d of %d cannot be read yet: %v", read+1, run.Looks, f.err)
+			// Once an interval, not at errorPoll: the counts wait in
+			// Prometheus (or its scrape targets) meanwhile.
+			next := min(run.Interval.Duration, giveUp.Sub(v.now)+time.Second)
+			d := wait(next, "analysis: look %d of %d cannot be read yet: %v", read+1, run.Looks, f.err)
 			d.errored = true
 			return d
 		}
