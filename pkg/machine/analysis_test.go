@@ -63,7 +63,6 @@ func analysisRelease(t *testing.T) *release.Release {
 	})
 }
 
-
 func (w *world) analysisMachine(t *testing.T, src analysis.Source) *Machine {
 	t.Helper()
 	repo, err := git.Open(context.Background(), git.Options{URL: w.URL, Branch: "main", CacheDir: w.cache})
