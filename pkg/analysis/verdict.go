@@ -91,6 +91,12 @@ func judgeLooks(looks []Look) []judge.Look {
 	return out
 }
 
+// Reasons of an analysis whose looks could not be read.
+const (
+	reasonUnavailable = "MetricsUnavailable" // Prometheus did not answer in time
+	reasonInvalid     = "MetricsInvalid"     // Prometheus refused a query, or the counters disagree
+)
+
 // Unreadable is the outcome of an analysis whose looks could not be read
 // (Prometheus down past the wait, or a query it refuses): Inconclusive,
 // never a failure.
@@ -99,9 +105,9 @@ func Unreadable(name string, run *release.AnalysisRun, looks [][]Look, cause err
 	if out.Verdict == release.Failed {
 		return out
 	}
-	out.Verdict, out.Reason = release.Inconclusive, "MetricsUnavailable"
+	out.Verdict, out.Reason = release.Inconclusive, reasonUnavailable
 	if !Unavailable(cause) {
-		out.Reason = "MetricsInvalid"
+		out.Reason = reasonInvalid
 	}
 	out.Message = fmt.Sprintf("analysis of step %d inconclusive: look %d could not be read (%v); approve to go on, abort to go back", run.Step, out.Look+1, cause)
 	return out
@@ -146,4 +152,26 @@ func ParseEvidence(data []byte) (*Evidence, error) {
 		return nil, fmt.Errorf("no run: %w", release.ErrInvalid)
 	}
 	return &e, nil
+}
+
+// Replay judges the counts of an evidence file again, as the analysis
+// did when it committed them: same schedule, same looks, the judge of
+// this build. An analysis that ended because its looks could not be read
+// replays to the same Inconclusive: the counts it had did not decide.
+func Replay(name string, e *Evidence) Outcome {
+	run := *e.Run
+	run.Verdict, run.Reason, run.Message, run.Look, run.Evidence = "", "", "", 0, ""
+	looks := make([][]Look, len(run.Metrics))
+	for i, m := range run.Metrics {
+		for _, me := range e.Metrics {
+			if me.Name == m.Name {
+				looks[i] = me.Looks
+			}
+		}
+	}
+	out := Judge(name, &run, looks)
+	if out.Verdict == "" && (e.Run.Reason == reasonUnavailable || e.Run.Reason == reasonInvalid) {
+		out.Verdict, out.Reason, out.Message = release.Inconclusive, e.Run.Reason, e.Run.Message
+	}
+	return out
 }

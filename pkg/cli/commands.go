@@ -502,6 +502,7 @@ func printStatus(g *globals, r *release.Release, commit, kind string) {
 	if st.Message != "" {
 		fmt.Fprintf(tw, "Message:\t%s\n", st.Message)
 	}
+	printAnalysis(tw, r)
 	tw.Flush()
 	fmt.Fprintln(g.stdout, "\nHistory:")
 	tw = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)

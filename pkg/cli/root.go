@@ -174,7 +174,7 @@ applies, so git always equals the cluster and git log is the audit trail.`,
 	f.StringVar(&g.instance, "instance", envOr("GITCANARY_INSTANCE", argocd.DefaultInstance), "this gitcanary's name in Applications' "+argocd.GrantAnnotation+" annotation (env GITCANARY_INSTANCE)")
 	f.StringVar(&g.prometheus, "prometheus", os.Getenv("GITCANARY_PROMETHEUS_URL"), "Prometheus URL for analysis steps whose release has no spec.analysis.prometheus.address (env GITCANARY_PROMETHEUS_URL)")
 	root.AddCommand(newLint(g), newPlan(g), newStart(g), newStatus(g), newSetWeight(g), newApprove(g),
-		newPromote(g), newAbort(g), newHistory(g), newRun(g), newDoctor(g))
+		newPromote(g), newAbort(g), newHistory(g), newRun(g), newDoctor(g), newAnalysis(g))
 	return root
 }
 

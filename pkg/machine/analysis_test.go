@@ -85,11 +85,16 @@ func runLong(t *testing.T, m *Machine, until Until) *release.Release {
 	return r
 }
 
+// evidenceAtHead reads the analysis's evidence file and checks that
+// replaying its counts gives the committed verdict.
 func evidenceAtHead(t *testing.T, w *world) *analysis.Evidence {
 	t.Helper()
 	e, err := analysis.ParseEvidence(w.Server.ReadFile(t, "apps.git", "apps/reviews/.gitcanary/analysis/reviews-v2/step-1.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if out := analysis.Replay("reviews-v2", e); out.Verdict != e.Run.Verdict || out.Look != e.Run.Look || out.Reason != e.Run.Reason {
+		t.Errorf("replay: %s %s at look %d; committed %s %s at look %d", out.Verdict, out.Reason, out.Look, e.Run.Verdict, e.Run.Reason, e.Run.Look)
 	}
 	return e
 }
