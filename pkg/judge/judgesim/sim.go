@@ -7,11 +7,10 @@
 // The traffic model, per release: requests arrive as a Poisson process at
 // RPS, a share Weight of them to the canary; each stable request is bad
 // with probability BadRate, each canary request with Theta·BadRate. With
-// Burst > 1 bad requests come in bursts of Burst (one failure fails that
-// many requests at once): burst starts arrive as a Poisson process at
-// Burst-th of the rate of bad requests, so the error rate is the same and
-// the bad count's variance is Burst times larger. Both versions' counts are
-// drawn per sub-interval (one per scrape) and given to
+// Burst > 1 each version's requests form runs of Burst consecutive requests
+// that fail together (one failure fails that many requests): the same error
+// rate, Burst times the variance, and a run may span scrapes. Both
+// versions' counts are drawn per sub-interval (one per scrape) and given to
 // the judge as Look.StableSub; the canary's as Look.CanarySub. The judge is
 // called after every look (judge.Analysis: Judge's decision without the
 // evidence, look by look), and the release ends at the first decision other

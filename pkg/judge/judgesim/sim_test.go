@@ -91,15 +91,21 @@ func TestPoisson(t *testing.T) {
 	}
 }
 
-// TestTrafficBursts: bursts keep the error rate and multiply the variance.
+// TestTrafficBursts: bursts keep the error rate and multiply the variance
+// (of 30-sub-interval sums, as runs span sub-intervals).
 func TestTrafficBursts(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 9))
 	for _, burst := range []int{1, 4} {
-		tr := newTraffic(100, 0.05, burst)
+		tr := newTraffic(3, 0.05, burst)
 		var total, bad, bad2 float64
-		const n = 100000
+		const n = 50000
 		for range n {
-			c := tr.draw(r)
+			var c judge.Counts
+			for range 30 {
+				s := tr.draw(r)
+				c.Total += s.Total
+				c.Bad += s.Bad
+			}
 			total += float64(c.Total)
 			bad += float64(c.Bad)
 			bad2 += float64(c.Bad * c.Bad)
