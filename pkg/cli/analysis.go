@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gitcanary/gitcanary/pkg/analysis"
+	"github.com/gitcanary/gitcanary/pkg/judge"
 	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -111,4 +112,34 @@ func verdictOr(v string) string {
 		return "(none yet)"
 	}
 	return v
+}
+
+// printSizing tells, for each analysis step of r, how long its looks
+// must run to reach 95% power against a canary spec.analysis.detect
+// times worse, at rps requests per second with the stable version
+// failing errRate of them, and warns when the step is shorter. The
+// canary's share is the weight of the last setWeight before the step.
+func printSizing(w io.Writer, r *release.Release, rps, errRate float64) {
+	cfg := judge.Config{Alpha: r.Spec.Analysis.AlphaOrDefault(), Detect: r.Spec.Analysis.DetectOrDefault()}
+	weight := int32(0)
+	for i, s := range r.Spec.Steps {
+		if s.SetWeight != nil {
+			weight = *s.SetWeight
+		}
+		a := s.Analysis
+		if a == nil || a.Duration == nil {
+			continue
+		}
+		has := a.Duration.Duration - a.WarmupOrZero()
+		need, ok := judge.TimeToPower(cfg, judge.Traffic{RPS: rps, CanaryShare: float64(weight) / 100, BadRate: errRate}, a.IntervalOrDefault())
+		at := fmt.Sprintf("at %g requests/s, %d%% on the canary, %g%% errors", rps, weight, errRate*100)
+		switch {
+		case !ok:
+			fmt.Fprintf(w, "warning: step %d (%s): %s, no analysis reaches 95%% power against %g× the errors: it ends Inconclusive (NotEnoughTraffic)\n", i+1, s.Describe(), at, cfg.Detect)
+		case need > has:
+			fmt.Fprintf(w, "warning: step %d (%s): %s, 95%% power against %g× the errors needs %s of looks; the step has %s: it is likely to end Inconclusive (NotEnoughTraffic)\n", i+1, s.Describe(), at, cfg.Detect, need, has)
+		default:
+			fmt.Fprintf(w, "step %d (%s): %s, 95%% power against %g× the errors needs %s of looks; the step has %s\n", i+1, s.Describe(), at, cfg.Detect, need, has)
+		}
+	}
 }
