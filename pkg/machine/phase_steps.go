@@ -69,15 +69,17 @@ func advance(d *draft) error {
 func setWeight(w int32) mutation {
 	return func(d *draft) error {
 		st := d.rec.Status
-		if err := refuseUnless(st.Phase, "set-weight", release.Routing, release.Progressing, release.Paused); err != nil {
+		if err := refuseUnless(st.Phase, "set-weight", release.Routing, release.Progressing, release.Paused, release.Analyzing); err != nil {
 			return err
 		}
 		if err := d.state.SetWeight(d.rec.Spec.Version, w); err != nil {
 			return err
 		}
+		// A pause stays paused; an analysis goes on at the new weight
+		// (the judge compares the versions within each look).
 		d.phase = release.Progressing
-		if st.Phase == release.Paused {
-			d.phase = release.Paused
+		if st.Phase == release.Paused || st.Phase == release.Analyzing {
+			d.phase = st.Phase
 		}
 		d.action = fmt.Sprintf("set-weight/%d", w)
 		d.message = fmt.Sprintf("%s set to %d%% by hand", d.rec.Spec.Version, w)
