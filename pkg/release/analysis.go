@@ -57,11 +57,17 @@ type Metric struct {
 	Name    string   `json:"name"`
 	Compare *Compare `json:"compare,omitempty"`
 	// Query and Web are refused by this version: see validate.
-	Query string         `json:"query,omitempty"`
-	Web   map[string]any `json:"web,omitempty"`
+	Query string `json:"query,omitempty"`
+	Web   *Web   `json:"web,omitempty"`
 	// SuccessCondition and FailureCondition go with Query and Web.
 	SuccessCondition string `json:"successCondition,omitempty"`
 	FailureCondition string `json:"failureCondition,omitempty"`
+}
+
+// Web is a web metric: an HTTP endpoint and a JSONPath into its answer.
+type Web struct {
+	URL      string `json:"url"`
+	JSONPath string `json:"jsonPath,omitempty"`
 }
 
 // Compare judges the canary's share of bad events against the stable
