@@ -8,7 +8,7 @@ BIN   := bin/gitcanary
 HEAVY := flock -o /tmp/gitcanary-heavy.lock
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-unit test-e2e fuzz lint fmt bench bench-go bench-scale bench-e2e bench-pause bench-repo demo demo-down clean
+.PHONY: help build test test-unit test-e2e fuzz lint fmt bench bench-go bench-scale bench-e2e bench-pause bench-repo bench-analysis demo demo-down clean
 
 include e2e/testbed/testbed.mk
 
@@ -35,7 +35,7 @@ test-e2e: testbed-up ## only the end-to-end tests against the running test bed
 
 FUZZTIME ?= 60s
 # package:target, one per fuzz target (go test -fuzz takes one target per run).
-FUZZ_TARGETS := release:FuzzRelease config:FuzzConfig machine:FuzzPlan machine:FuzzRecord
+FUZZ_TARGETS := release:FuzzRelease config:FuzzConfig machine:FuzzPlan machine:FuzzRecord judge:FuzzJudge
 
 fuzz: ## run every fuzz target for FUZZTIME (default 60s) each; new crashers land in pkg/*/testdata/fuzz (make test replays them)
 	@for t in $(FUZZ_TARGETS); do \
@@ -71,6 +71,10 @@ bench-repo: build ## a monorepo of 10,000 files and 10,000 commits: CPU and RSS 
 
 bench-e2e: testbed-up build ## P1/P2 latencies on the test bed next to a bare Argo CD sync
 	GITCANARY_E2E=1 $(GO) test -count=1 -timeout 30m -run '^$$' -bench BenchmarkE2E -benchtime 1x -v ./e2e/
+
+bench-analysis: ## simulate 20,000 A/A and 5,000 A/B releases per cell of a 81-cell grid: the judge's false positives, power, time to detect; last line the headline
+	@mkdir -p bin && $(HEAVY) $(GO) build -o bin/bench-analysis ./cmd/bench-analysis
+	bin/bench-analysis $(BENCH_ANALYSIS_FLAGS)
 
 demo: testbed-up build ## run a real release 10% → 50% → 100% → promote on the local test bed
 	@$(GO) run ./e2e/demo

@@ -64,6 +64,9 @@ func actionCases() []actionCase {
 		// An approval gitcanary has not acted on: another one would end the next pause too.
 		{"paused-pending", steer("0", "60", "", "100")},
 		{"paused-approved", steer("0", "60", "", "100")},
+		// An analysis goes on at a new weight; an Inconclusive one is a pause approve ends.
+		{"analyzing", steer("0", "20", "50", "100")},
+		{"paused-inconclusive", with(steer("0", "20", "50", "100"), "approve", patch(`"approvals":1`))},
 		{"promoting", abortOnly},
 		{"retiring", nil},
 		{"promoted", nil},

@@ -21,6 +21,8 @@ var healthCases = []struct {
 	{"preparing", health.HealthStatusProgressing, "Preparing step 0/5: v1=100"},
 	{"routing", health.HealthStatusProgressing, "Routing step 0/5: v1=100 v2=0"},
 	{"progressing", health.HealthStatusProgressing, "Progressing step 1/5: v1=90 v2=10"},
+	{"analyzing", health.HealthStatusProgressing, "Analyzing step 2/5: v1=90 v2=10"},
+	{"paused-inconclusive", health.HealthStatusSuspended, "Paused at step 2/5, analysis Inconclusive (NotEnoughTraffic), until approved (run the approve action) or aborted: v1=90 v2=10"},
 	{"progressing-requested", health.HealthStatusProgressing, "Progressing step 3/5: v1=50 v2=50"},
 	{"progressing-100", health.HealthStatusProgressing, "Progressing step 3/5: v1=0 v2=100"},
 	{"stalled", health.HealthStatusDegraded, `Stalled (NotGranted): Application reviews: add the annotation gitcanary.io/release-namespaces: bookinfo to let Release resources in namespace "bookinfo" drive it (it has none)`},

@@ -69,6 +69,13 @@ end
 if phase == "Paused" then
   local step = (spec.steps or {})[index + 1] or {}
   local pause = step.pause or {}
+  local run = st.analysis or {}
+  if step.analysis ~= nil and run.step == index and run.verdict == "Inconclusive" and st.approved ~= true then
+    hs.status = "Suspended"
+    hs.message = withWeights(explain("Paused at " .. stepOf .. ", analysis Inconclusive", run.reason, nil) ..
+      ", until approved (run the approve action) or aborted")
+    return hs
+  end
   -- status.control counts the approvals gitcanary has acted on.
   local given = (spec.control or {}).approvals or 0
   local used = (st.control or {}).approvals or 0

@@ -27,6 +27,7 @@ import (
 func newLint(g *globals) *cobra.Command {
 	var file string
 	var offline, live, genRouting bool
+	var rps, errRate float64
 	cmd := &cobra.Command{
 		Use:   "lint -f FILE",
 		Short: "Check a Release file, the app's mesh setup, and that the app renders in every state of it",
@@ -41,6 +42,12 @@ reads the cluster: the namespace's labels and the live stable workload.`,
 			r, err := g.readRelease(file)
 			if err != nil {
 				return err
+			}
+			if rps < 0 || errRate <= 0 || errRate >= 1 {
+				return exit(ExitInvalid, fmt.Errorf("--rps must not be negative and --error-rate must be between 0 and 1 (exclusive), got %g and %g", rps, errRate))
+			}
+			if rps > 0 {
+				printSizing(g.stdout, r, rps, errRate)
 			}
 			if offline {
 				fmt.Fprintf(g.stdout, "%s: release %s is valid (app not checked: --offline)\n", file, r.Metadata.Name)
@@ -80,6 +87,8 @@ reads the cluster: the namespace's labels and the live stable workload.`,
 	cmd.Flags().BoolVar(&offline, "offline", false, "check the file only, without reading the app repository")
 	cmd.Flags().BoolVar(&live, "live", false, "also read the cluster: the namespace's labels, and the stable workload as start checks it")
 	cmd.Flags().BoolVar(&genRouting, "generate-routing", false, "check as start --generate-routing would (missing DestinationRule/VirtualService are written)")
+	cmd.Flags().Float64Var(&rps, "rps", 0, "the service's requests per second: print how long each analysis step needs for 95% power, and warn when it is shorter")
+	cmd.Flags().Float64Var(&errRate, "error-rate", 0.01, "with --rps: the stable version's share of bad requests")
 	return cmd
 }
 
@@ -502,6 +511,7 @@ func printStatus(g *globals, r *release.Release, commit, kind string) {
 	if st.Message != "" {
 		fmt.Fprintf(tw, "Message:\t%s\n", st.Message)
 	}
+	printAnalysis(tw, r)
 	tw.Flush()
 	fmt.Fprintln(g.stdout, "\nHistory:")
 	tw = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)

@@ -15,12 +15,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/config"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/machine"
+	"github.com/gitcanary/gitcanary/pkg/prom"
 	"github.com/gitcanary/gitcanary/pkg/redact"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
@@ -136,6 +138,9 @@ type globals struct {
 	configFile string
 	locale     string
 	instance   string
+	prometheus string
+	// looks caches analysis looks for the process (analysis.Cache).
+	looks analysis.Cache
 	// argoEnvErr is a problem in ARGOCD_* variables, reported when Argo CD is needed.
 	argoEnvErr error
 }
@@ -167,9 +172,16 @@ applies, so git always equals the cluster and git log is the audit trail.`,
 	f.StringVar(&g.configFile, "config", os.Getenv(config.Env), "gitcanary config file with custom workload kinds (env "+config.Env+"; default "+displayHome(config.DefaultPath())+" when it exists)")
 	g.locale = kube.Locale(os.Getenv)
 	f.StringVar(&g.instance, "instance", envOr("GITCANARY_INSTANCE", argocd.DefaultInstance), "this gitcanary's name in Applications' "+argocd.GrantAnnotation+" annotation (env GITCANARY_INSTANCE)")
+	f.StringVar(&g.prometheus, "prometheus", os.Getenv("GITCANARY_PROMETHEUS_URL"), "Prometheus URL for analysis steps whose release has no spec.analysis.prometheus.address (env GITCANARY_PROMETHEUS_URL)")
 	root.AddCommand(newLint(g), newPlan(g), newStart(g), newStatus(g), newSetWeight(g), newApprove(g),
-		newPromote(g), newAbort(g), newHistory(g), newRun(g), newDoctor(g))
+		newPromote(g), newAbort(g), newHistory(g), newRun(g), newDoctor(g), newAnalysis(g))
 	return root
+}
+
+// metricsSource opens the Prometheus an analysis reads. Its settle time is
+// the run's lag: the machine reads a look only once it has passed.
+func metricsSource(run *release.AnalysisRun) (analysis.Source, error) {
+	return prom.New(prom.Options{URL: run.Prometheus, Settle: run.Lag.Duration})
 }
 
 // checkServer refuses an Argo CD server address with user info in it: the
@@ -229,7 +241,8 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	if err != nil {
 		return machine.Deps{}, nil, err
 	}
-	d := machine.Deps{Repo: repo, Builder: &kustomize.Krusty{}, Kinds: kinds, Log: g.logger(), Clock: time.Now}
+	d := machine.Deps{Repo: repo, Builder: &kustomize.Krusty{}, Kinds: kinds, Log: g.logger(), Clock: time.Now,
+		Metrics: metricsSource, Analysis: analysis.Settings{Prometheus: g.prometheus}, Looks: &g.looks}
 	if !needCluster {
 		return d, func() {}, nil
 	}

@@ -249,6 +249,10 @@ func (p *progress) report(o machine.Outcome) {
 	what := o.Reason
 	if o.Did != "" {
 		what = o.Did + " " + shortHash(o.Commit)
+		if o.Did == "commit" && o.Reason != "" {
+			// Why the release moved on: a pause over, an analysis's verdict.
+			what += ": " + o.Reason
+		}
 	}
 	p.print(fmt.Sprintf("%-11s%s %s | %s", st.Phase, step, release.FormatWeights(st.Weights), what))
 }

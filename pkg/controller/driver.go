@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kube"
@@ -55,6 +56,12 @@ type Driver struct {
 	// Application whose targetRevision is HEAD; nil refuses such an
 	// Application.
 	DefaultBranch func(ctx context.Context, r release.Repo) (string, error)
+	// MetricsSource opens the metrics store of an analysis; Analysis holds the
+	// analysis settings from outside the spec; Looks caches the looks read
+	// across reconciles (machine.Deps).
+	MetricsSource func(run *release.AnalysisRun) (analysis.Source, error)
+	Analysis      analysis.Settings
+	Looks         analysis.Cache
 
 	repos repoCache
 }
@@ -132,7 +139,8 @@ func (d *Driver) reconcile(ctx context.Context, ns string, r *release.Release) (
 	if argo != nil {
 		argo = argocd.GrantedTo(argo, grant)
 	}
-	m := machine.New(machine.Deps{Repo: repo, Argo: argo, Cluster: d.Cluster, Kinds: d.Kinds, Builder: d.Builder, Clock: d.Clock, Log: d.Log},
+	m := machine.New(machine.Deps{Repo: repo, Argo: argo, Cluster: d.Cluster, Kinds: d.Kinds, Builder: d.Builder, Clock: d.Clock, Log: d.Log,
+		Metrics: d.MetricsSource, Analysis: d.Analysis, Looks: &d.Looks},
 		r.Metadata.Name, r.Spec.Repo.Path)
 	rec, app, err := m.Load(ctx)
 	switch {

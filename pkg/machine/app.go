@@ -117,6 +117,12 @@ func (a *App) Record(name string) (*release.Release, error) {
 	return r, nil
 }
 
+// kept reports whether a file of gitcanary's directory outlives the state
+// it renders: release records and analysis evidence are history.
+func (a *App) kept(p string) bool {
+	return strings.HasPrefix(p, a.dir(overlay.ReleasesDir)+"/") || strings.HasPrefix(p, a.dir("analysis")+"/")
+}
+
 // Records lists the names of every release recorded in the app.
 func (a *App) Records() []string {
 	var names []string
@@ -273,9 +279,8 @@ func (a *App) Change(ctx context.Context, b kustomize.Builder, st *overlay.State
 			ch.Write[p] = data
 		}
 	}
-	releases := a.dir(overlay.ReleasesDir) + "/"
 	for p := range a.Files {
-		if strings.HasPrefix(p, a.dir()+"/") && !strings.HasPrefix(p, releases) && want[p] == nil {
+		if strings.HasPrefix(p, a.dir()+"/") && !a.kept(p) && want[p] == nil {
 			ch.Delete = append(ch.Delete, p)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
 	"github.com/gitcanary/gitcanary/pkg/overlay"
@@ -43,6 +44,11 @@ type draft struct {
 	// for in-memory kustomize builds).
 	ctx     context.Context
 	builder kustomize.Builder
+	// analysis holds the settings an analysis step starts with; extra
+	// are files the commit writes in gitcanary's directory besides the
+	// state and the record (an analysis's evidence).
+	analysis analysis.Settings
+	extra    map[string][]byte
 }
 
 // mutation edits a draft; it must be a pure function of the draft.
@@ -108,7 +114,7 @@ func (m *Machine) draft(ctx context.Context, app *App, expect int, mut mutation,
 	case expect >= 0 && rec.Status.Seq != expect:
 		return git.Change{}, git.Message{}, ErrConflict
 	}
-	d := &draft{app: app, rec: rec, now: now, ctx: ctx, builder: m.deps.Builder}
+	d := &draft{app: app, rec: rec, now: now, ctx: ctx, builder: m.deps.Builder, analysis: m.deps.Analysis}
 	if app.State != nil {
 		d.state = app.State.Clone()
 	}
@@ -144,6 +150,9 @@ func (m *Machine) draft(ctx context.Context, app *App, expect int, mut mutation,
 		if err != nil {
 			return git.Change{}, git.Message{}, err
 		}
+	}
+	for p, data := range d.extra {
+		ch.Write[p] = data
 	}
 	for p, data := range d.userWrites {
 		if _, ok := ch.Write[p]; !ok {

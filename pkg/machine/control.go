@@ -69,13 +69,13 @@ func pendingControl(rec *release.Release, want release.Control) (mutation, relea
 		return false
 	}
 	switch {
-	case want.Abort && !done.Abort && in(release.Preparing, release.Routing, release.Progressing, release.Paused, release.Promoting):
+	case want.Abort && !done.Abort && in(release.Preparing, release.Routing, release.Progressing, release.Paused, release.Analyzing, release.Promoting):
 		done.Abort = true
 		return abandon("Aborted", "aborted through spec.control.abort"), done
-	case want.Promote && !done.Promote && in(release.Routing, release.Progressing, release.Paused):
+	case want.Promote && !done.Promote && in(release.Routing, release.Progressing, release.Paused, release.Analyzing):
 		done.Promote = true
 		return promoteRoutes("promoted through spec.control.promote"), done
-	case want.Weight != nil && (done.Weight == nil || *done.Weight != *want.Weight) && in(release.Routing, release.Progressing, release.Paused):
+	case want.Weight != nil && (done.Weight == nil || *done.Weight != *want.Weight) && in(release.Routing, release.Progressing, release.Paused, release.Analyzing):
 		w := *want.Weight
 		done.Weight = &w
 		return setWeight(w), done
@@ -92,12 +92,13 @@ func pendingControl(rec *release.Release, want release.Control) (mutation, relea
 	return nil, done
 }
 
-// awaitsApproval reports whether the release is in a pause without a duration.
+// awaitsApproval reports whether the release is in a pause without a
+// duration, or paused by an Inconclusive analysis.
 func awaitsApproval(rec *release.Release) bool {
 	st := rec.Status
 	if st.Phase != release.Paused || st.Step < 0 || st.Step >= len(rec.Spec.Steps) {
 		return false
 	}
 	p := rec.Spec.Steps[st.Step].Pause
-	return p != nil && p.Duration == nil
+	return (p != nil && p.Duration == nil) || st.Analysis.Inconclusive(st.Step)
 }

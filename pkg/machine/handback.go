@@ -92,9 +92,8 @@ func (a *App) handBack(ctx context.Context, b kustomize.Builder, st *overlay.Sta
 	if ch.Write[root], err = withoutComponent(a.Files[root]); err != nil {
 		return git.Change{}, fmt.Errorf("%s: %w", root, err)
 	}
-	releases := a.dir(overlay.ReleasesDir) + "/"
 	for p := range a.Files {
-		if strings.HasPrefix(p, a.dir()+"/") && !strings.HasPrefix(p, releases) {
+		if strings.HasPrefix(p, a.dir()+"/") && !a.kept(p) {
 			ch.Delete = append(ch.Delete, p)
 		}
 	}

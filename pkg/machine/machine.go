@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/fault"
 	"github.com/gitcanary/gitcanary/pkg/git"
@@ -47,6 +48,14 @@ type Deps struct {
 	// Sleep waits between steps; tests pass one that advances a fake clock.
 	Sleep func(ctx context.Context, d time.Duration) error
 	Log   *slog.Logger
+	// Metrics opens the metrics store at an address for analysis steps
+	// (nil: an analysis cannot read its looks and waits, then is
+	// Inconclusive). Analysis holds the analysis settings from outside
+	// the spec.
+	Metrics  func(run *release.AnalysisRun) (analysis.Source, error)
+	Analysis analysis.Settings
+	// Looks caches the looks read, across machines (nil: none).
+	Looks *analysis.Cache
 }
 
 func (d Deps) sleep(ctx context.Context, dur time.Duration) error {

@@ -23,6 +23,8 @@ type view struct {
 	argo  argocd.Verdict
 	// cluster is read only once Argo CD has converged.
 	cluster *clusterFacts
+	// analysis holds the looks read, while Analyzing and converged.
+	analysis *analysisFacts
 }
 
 // clusterFacts are what the cluster itself shows for the last commit.
@@ -75,6 +77,9 @@ func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, l
 		return v, nil
 	}
 	v.cluster = &clusterFacts{problem: problem}
+	if rec.Status.Phase == release.Analyzing && problem == "" && v.argo.State == argocd.Converged && rec.Status.Analysis != nil {
+		v.analysis = m.measure(ctx, rec, v.now)
+	}
 	return v, nil
 }
 

@@ -10,7 +10,7 @@ import (
 // before the older versions are retired.
 func abandon(reason, message string) mutation {
 	return func(d *draft) error {
-		if err := refuseUnless(d.rec.Status.Phase, "abort", release.Preparing, release.Routing, release.Progressing, release.Paused, release.Promoting); err != nil {
+		if err := refuseUnless(d.rec.Status.Phase, "abort", release.Preparing, release.Routing, release.Progressing, release.Paused, release.Analyzing, release.Promoting); err != nil {
 			return err
 		}
 		if err := d.state.AbandonRoutes(); err != nil {

@@ -5,7 +5,7 @@ import "github.com/gitcanary/gitcanary/pkg/release"
 // promoteRoutes routes 100% to the new version and removes the older routes.
 func promoteRoutes(why string) mutation {
 	return func(d *draft) error {
-		if err := refuseUnless(d.rec.Status.Phase, "promote", release.Routing, release.Progressing, release.Paused); err != nil {
+		if err := refuseUnless(d.rec.Status.Phase, "promote", release.Routing, release.Progressing, release.Paused, release.Analyzing); err != nil {
 			return err
 		}
 		if err := d.state.PromoteRoutes(d.rec.Spec.Version); err != nil {

@@ -22,7 +22,8 @@ func onPaused(v view) decision {
 	switch {
 	case st.Approved:
 		return commitTo("pause approved", advance)
-	case step.Pause.Duration == nil:
+	case step.Pause == nil || step.Pause.Duration == nil:
+		// An indefinite pause, or an analysis that was Inconclusive.
 		d := wait(approvalPoll, "paused at step %d until approved (`gitcanary approve %s`)", st.Step, v.rec.Metadata.Name)
 		d.awaiting = true
 		return d
@@ -55,6 +56,8 @@ func advance(d *draft) error {
 		st.PausedAt = d.now
 		d.phase, d.action = release.Paused, fmt.Sprintf("step/%d/pause", i)
 		d.message = fmt.Sprintf("step %d: %s", i, step.Describe())
+	case step.Analysis != nil:
+		return startAnalysis(d, i)
 	default:
 		return fmt.Errorf("step %d: %s cannot be run", i, step.Describe())
 	}
@@ -66,15 +69,17 @@ func advance(d *draft) error {
 func setWeight(w int32) mutation {
 	return func(d *draft) error {
 		st := d.rec.Status
-		if err := refuseUnless(st.Phase, "set-weight", release.Routing, release.Progressing, release.Paused); err != nil {
+		if err := refuseUnless(st.Phase, "set-weight", release.Routing, release.Progressing, release.Paused, release.Analyzing); err != nil {
 			return err
 		}
 		if err := d.state.SetWeight(d.rec.Spec.Version, w); err != nil {
 			return err
 		}
+		// A pause stays paused; an analysis goes on at the new weight
+		// (the judge compares the versions within each look).
 		d.phase = release.Progressing
-		if st.Phase == release.Paused {
-			d.phase = release.Paused
+		if st.Phase == release.Paused || st.Phase == release.Analyzing {
+			d.phase = st.Phase
 		}
 		d.action = fmt.Sprintf("set-weight/%d", w)
 		d.message = fmt.Sprintf("%s set to %d%% by hand", d.rec.Spec.Version, w)

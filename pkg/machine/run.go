@@ -73,7 +73,7 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 			continue
 		}
 		b.Reset()
-		if out.Converged && out.Release.Status.Phase == release.Paused && out.Head != "" {
+		if p := out.Release.Status.Phase; out.Converged && (p == release.Paused || p == release.Analyzing) && out.Head != "" {
 			if err := m.idle(ctx, out.Head, out.Wait, out.Awaiting); err != nil {
 				return out.Release, err
 			}
@@ -89,7 +89,8 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 	}
 }
 
-// idle waits in a pause without asking Argo CD or the cluster anything.
+// idle waits in a pause, or for an analysis's next look, without asking
+// Argo CD or the cluster anything.
 // Every refCheck it asks the git server where the branch is (its ref
 // advertisement, as `git ls-remote` shows it: no objects are fetched) and
 // returns as soon as the branch moved from head, the commit the pause was

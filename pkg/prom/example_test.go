@@ -7,7 +7,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/prom"
 )
 
-// A 30-second look (docs/analysis-metrics.md): the stable pod's counter
+// A 30-second look (docs/analysis.md, "How gitcanary counts"): the stable pod's counter
 // goes 100 → 160; the canary's first series is born at 12 s with 4
 // requests in it, and its sidecar restarts before 25 s (the counter drops
 // from 9 to 2). increase() would say about 60 for the stable version and

@@ -93,6 +93,16 @@ func (s Selector) With(ms ...Matcher) Selector {
 	return out
 }
 
+// Has reports whether a matcher of s is on label.
+func (s Selector) Has(label string) bool {
+	for _, m := range s.Matchers {
+		if m.Label == label {
+			return true
+		}
+	}
+	return false
+}
+
 // String writes s in PromQL, values quoted, matchers in their order.
 func (s Selector) String() string {
 	var b strings.Builder

@@ -18,8 +18,12 @@ const (
 	Routing Phase = "Routing"
 	// Progressing: a setWeight (from a step or by hand) is committed.
 	Progressing Phase = "Progressing"
-	// Paused: a pause step began; it ends when its time is up or it is approved.
+	// Paused: a pause step began; it ends when its time is up or it is
+	// approved. An analysis whose verdict is Inconclusive also pauses
+	// (status.analysis says so); approve ends it.
 	Paused Phase = "Paused"
+	// Analyzing: an analysis step began; it ends with a verdict.
+	Analyzing Phase = "Analyzing"
 	// Promoting: the new version routes 100% and older routes are removed.
 	Promoting Phase = "Promoting"
 	// Retiring: older versions' subsets and workloads are removed.
@@ -40,9 +44,10 @@ const (
 var Transitions = map[Phase][]Phase{
 	"":          {Preparing},
 	Preparing:   {Routing, Abandoning},
-	Routing:     {Progressing, Paused, Promoting, Abandoning},
-	Progressing: {Progressing, Paused, Promoting, Abandoning},
-	Paused:      {Paused, Progressing, Promoting, Abandoning},
+	Routing:     {Progressing, Paused, Analyzing, Promoting, Abandoning},
+	Progressing: {Progressing, Paused, Analyzing, Promoting, Abandoning},
+	Paused:      {Paused, Progressing, Analyzing, Promoting, Abandoning},
+	Analyzing:   {Analyzing, Progressing, Paused, Promoting, Abandoning},
 	Promoting:   {Retiring, Abandoning},
 	Retiring:    {Promoted},
 	Abandoning:  {Reverting},

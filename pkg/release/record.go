@@ -54,8 +54,12 @@ func (v *validator) status(r *Release) {
 	// -1 is before the first step; the last step stays current through promotion.
 	if st.Step < -1 || st.Step >= len(r.Spec.Steps) {
 		v.add("status.step", "%d is out of range: spec.steps has %d entries (-1 is before the first)", st.Step, len(r.Spec.Steps))
-	} else if st.Phase == Paused && (st.Step < 0 || r.Spec.Steps[st.Step].Pause == nil) {
+	} else if st.Phase == Paused && (st.Step < 0 || r.Spec.Steps[st.Step].Pause == nil) && !st.Analysis.Inconclusive(st.Step) {
 		v.add("status.step", "%d is not a pause step, but the phase is Paused", st.Step)
+	} else if st.Phase == Analyzing && (st.Step < 0 || r.Spec.Steps[st.Step].Analysis == nil) {
+		v.add("status.step", "%d is not an analysis step, but the phase is Analyzing", st.Step)
+	} else if st.Phase == Analyzing && (st.Analysis == nil || st.Analysis.Step != st.Step) {
+		v.add("status.analysis", "is missing or of another step, but the phase is Analyzing at step %d", st.Step)
 	}
 	if st.Seq < 1 {
 		v.add("status.seq", "must be at least 1 (the record's first commit), got %d", st.Seq)

@@ -30,7 +30,9 @@ type Status struct {
 	Message string `json:"message,omitempty"`
 	// Control is what of spec.control gitcanary has acted on.
 	Control *Control `json:"control,omitempty"`
-	History []Entry  `json:"history,omitempty"`
+	// Analysis is the analysis of the current or last analysis step.
+	Analysis *AnalysisRun `json:"analysis,omitempty"`
+	History  []Entry      `json:"history,omitempty"`
 }
 
 // Weight is the share of traffic one version receives.

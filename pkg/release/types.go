@@ -58,6 +58,8 @@ type Spec struct {
 	// `gitcanary run`). It is not part of what the release is: changing it
 	// does not make a different release.
 	Control *Control `json:"control,omitempty"`
+	// Analysis holds what every analysis step uses (analysis.go).
+	Analysis *AnalysisDefaults `json:"analysis,omitempty"`
 }
 
 // Control holds requests to a running release. gitcanary acts on each
@@ -144,12 +146,6 @@ type Pause struct {
 	Duration *Duration `json:"duration,omitempty"`
 }
 
-// Analysis is accepted by the parser so that a clear error can be given:
-// this version of gitcanary has no analysis provider yet.
-type Analysis struct {
-	Templates []string `json:"templates,omitempty"`
-}
-
 // Duration is a time.Duration written as "90s", "2m", "1h30m".
 type Duration struct{ time.Duration }
 
@@ -198,6 +194,8 @@ func (s Step) Describe() string {
 		return fmt.Sprintf("pause %s", s.Pause.Duration.Duration)
 	case s.Pause != nil:
 		return "pause until approved"
+	case s.Analysis != nil && s.Analysis.Duration != nil:
+		return fmt.Sprintf("analysis %s", s.Analysis.Duration.Duration)
 	case s.Analysis != nil:
 		return "analysis"
 	}

@@ -108,6 +108,7 @@ func (v *validator) spec(s *Spec, opts ValidateOptions) {
 	}
 	v.traffic(s.Traffic)
 	v.steps(s.Steps)
+	v.analysisDefaults(s.Analysis)
 	if c := s.Control; c != nil {
 		if c.Approvals < 0 {
 			v.add("spec.control.approvals", "must not be negative, got %d", c.Approvals)
@@ -281,7 +282,7 @@ func (v *validator) steps(steps []Step) {
 		case s.Pause != nil && s.Pause.Duration != nil && s.Pause.Duration.Duration <= 0:
 			v.add(p+".pause.duration", "must be positive, got %s; omit it to pause until approved", s.Pause.Duration.Duration)
 		case s.Analysis != nil:
-			v.add(p+".analysis", "analysis steps are not supported by this version of gitcanary (no analysis provider); use a pause")
+			v.analysis(p+".analysis", s.Analysis)
 		}
 	}
 }

@@ -83,7 +83,6 @@ func TestInvalidReleases(t *testing.T) {
 		{"step without action", "- pause: {}", "- {}", "spec.steps[3]: has no action; set exactly one of setWeight, pause, analysis"},
 		{"step with two actions", "- setWeight: 50", "- {setWeight: 50, pause: {}}", "spec.steps[2]: has 2 actions; set exactly one of setWeight, pause, analysis"},
 		{"zero pause", "duration: 2m", "duration: 0s", "spec.steps[1].pause.duration: must be positive, got 0s"},
-		{"analysis not supported", "- pause: {}", "- analysis: {templates: [success-rate]}", "spec.steps[3].analysis: analysis steps are not supported"},
 		{"addresses on a Deployment", "namespace: bookinfo}", "namespace: bookinfo, addresses: [10.0.0.5]}", "spec.workload.addresses: only a WorkloadGroup has addresses (one WorkloadEntry per VM); Deployment pods get theirs from Kubernetes"},
 		{"images on a WorkloadGroup", "kind: Deployment, name: reviews-v1", "kind: WorkloadGroup, name: reviews-v1", "spec.images: a WorkloadGroup has no images: the new version's software is installed on its VMs; remove spec.images"},
 		{"bad VM address", "kind: Deployment, name: reviews-v1, namespace: bookinfo}\n  version: v2\n  images: [{name: example/reviews, newTag: \"2.0\"}]", "kind: WorkloadGroup, name: reviews-v1, namespace: bookinfo, addresses: [10.0.0.5, 'vm 2', 10.0.0.5]}\n  version: v2", `spec.workload.addresses[1]: "vm 2" is neither an IP address nor a DNS name` + "\n  " + `spec.workload.addresses[2]: "10.0.0.5" is listed twice`},

@@ -6,14 +6,16 @@ local spec = obj.spec or {}
 local st = obj.status or {}
 local control = spec.control or {}
 local phase = st.phase or ""
-local steerable = phase == "Routing" or phase == "Progressing" or phase == "Paused"
+local steerable = phase == "Routing" or phase == "Progressing" or phase == "Paused" or phase == "Analyzing"
 local abortable = steerable or phase == "Preparing" or phase == "Promoting"
 
--- Approvals end only pauses without a duration. One given while another
--- waits to be acted on (status.control counts those acted on) would end
--- the next pause too.
+-- Approvals end only pauses without a duration, and the pause of an
+-- Inconclusive analysis. One given while another waits to be acted on
+-- (status.control counts those acted on) would end the next pause too.
 local step = (spec.steps or {})[(st.step or -1) + 1] or {}
-local awaitsApproval = phase == "Paused" and step.pause ~= nil and step.pause.duration == nil
+local inconclusive = step.analysis ~= nil and st.analysis ~= nil and st.analysis.step == st.step
+  and st.analysis.verdict == "Inconclusive"
+local awaitsApproval = phase == "Paused" and ((step.pause ~= nil and step.pause.duration == nil) or inconclusive)
   and st.approved ~= true
 local pending = (control.approvals or 0) > ((st.control or {}).approvals or 0)
 

@@ -124,6 +124,8 @@ func (g *gen) schema(t reflect.Type) apiextv1.JSONSchemaProps {
 		return apiextv1.JSONSchemaProps{Type: "integer", Format: "int32"}
 	case reflect.Int, reflect.Int64:
 		return apiextv1.JSONSchemaProps{Type: "integer", Format: "int64"}
+	case reflect.Float64:
+		return apiextv1.JSONSchemaProps{Type: "number"}
 	case reflect.Slice:
 		items := g.schema(t.Elem())
 		return apiextv1.JSONSchemaProps{Type: "array", Items: &apiextv1.JSONSchemaPropsOrArray{Schema: &items}}

@@ -1,7 +1,9 @@
 -- Approve: one more approval in spec.control.approvals ends the pause.
 local st = obj.status or {}
 local step = (obj.spec.steps or {})[(st.step or -1) + 1] or {}
-if st.phase ~= "Paused" or step.pause == nil or step.pause.duration ~= nil then
+local inconclusive = step.analysis ~= nil and st.analysis ~= nil and st.analysis.step == st.step
+  and st.analysis.verdict == "Inconclusive"
+if st.phase ~= "Paused" or ((step.pause == nil or step.pause.duration ~= nil) and not inconclusive) then
   error("approve: the release is " .. (st.phase or "not started") .. ", not paused until approved", 0)
 end
 if st.approved == true then

@@ -1,8 +1,8 @@
 -- Set weight 50%: spec.control.weight routes 50% to the new version.
 local st = obj.status or {}
 local phase = st.phase
-if phase ~= "Routing" and phase ~= "Progressing" and phase ~= "Paused" then
-  error("set weight: the release is " .. (phase or "not started") .. "; the weight can be set while Routing, Progressing or Paused", 0)
+if phase ~= "Routing" and phase ~= "Progressing" and phase ~= "Paused" and phase ~= "Analyzing" then
+  error("set weight: the release is " .. (phase or "not started") .. "; the weight can be set while Routing, Progressing, Paused or Analyzing", 0)
 end
 local current = 0
 for _, w in ipairs(st.weights or {}) do

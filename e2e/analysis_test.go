@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gitcanary/gitcanary/e2e/testbed"
+	"github.com/gitcanary/gitcanary/e2e/trafficsim"
+	"github.com/gitcanary/gitcanary/pkg/analysis"
+	"github.com/gitcanary/gitcanary/pkg/cli"
+	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/netfault"
+	"github.com/gitcanary/gitcanary/pkg/release"
+	"github.com/gitcanary/gitcanary/templates"
+)
+
+// analysisSteps: half the traffic on the canary, then an analysis of four
+// 10-second looks, then all of it.
+const analysisSteps = "[{setWeight: 50}, {analysis: {duration: 40s, interval: 10s, metrics: [{name: errors, compare: {istio: errors}}]}}, {setWeight: 100}]"
+
+// analysisScenario is a scenario whose service gets simulated traffic by
+// the weights the cluster applies, with Istio's metrics scraped every
+// second by the bed's Prometheus (or one started for the test), reached
+// through a proxy the test can take down.
+type analysisScenario struct {
+	*scenario
+	sim   *trafficsim.Sim
+	proxy *netfault.Proxy
+}
+
+func newAnalysisScenario(t *testing.T, name string, profiles map[string]trafficsim.Profile) *analysisScenario {
+	t.Helper()
+	env := testbed.Require(t)
+	p := env.Prometheus(t)
+	proxy := netfault.New(t, strings.TrimPrefix(p.URL, "http://"))
+	s := newScenario(t, name, templates.ReleaseParams{Steps: analysisSteps,
+		Analysis: fmt.Sprintf("{prometheus: {address: %q, scrapeInterval: 1s}}", "http://"+proxy.Addr())})
+	cfg, err := kube.Config(s.env.Kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	sim := trafficsim.New(trafficsim.Config{Namespace: s.ns, Service: "reviews", RPS: 1000, Seed: 7, Profiles: profiles},
+		&trafficsim.Reader{Core: core, Dynamic: dyn})
+	if err := sim.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	p.AddTarget(t, s.ns, sim.Addr(), nil)
+	if err := sim.WaitScrapes(ctx, 2); err != nil {
+		t.Fatalf("Prometheus does not scrape the simulator: %v", err)
+	}
+	return &analysisScenario{scenario: s, sim: sim, proxy: proxy}
+}
+
+// evidence reads the committed evidence of the analysis step.
+func (s *analysisScenario) evidence() *analysis.Evidence {
+	s.t.Helper()
+	data := s.server.Git(s.t, "apps.git", "show", "main:apps/reviews/.gitcanary/analysis/reviews-v2/step-1.yaml")
+	e, err := analysis.ParseEvidence([]byte(data))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return e
+}
+
+// TestAnalysisPromotesAGoodCanary: a canary with the stable version's
+// error rate passes its analysis at the horizon and is promoted; the
+// verdict's commit holds the counts read from Prometheus, which equal
+// what the simulator generated for the canary, and replaying them gives
+// the same verdict.
+func TestAnalysisPromotesAGoodCanary(t *testing.T) {
+	t.Parallel()
+	s := newAnalysisScenario(t, "analysis-good", map[string]trafficsim.Profile{
+		"v1": {ErrorRate: 0.05, Latency: 20 * time.Millisecond},
+		"v2": {ErrorRate: 0.05, Latency: 20 * time.Millisecond},
+	})
+	code, out := s.cli("start", "-f", s.file, "--wait-for=done", "--timeout=6m")
+	if code != cli.ExitOK {
+		t.Fatalf("start exited %d", code)
+	}
+	rec := s.recordAtHead()
+	if rec.Status.Phase != release.Promoted {
+		t.Fatalf("%s %s: %s", rec.Status.Phase, rec.Status.Reason, rec.Status.Message)
+	}
+	e := s.evidence()
+	if e.Run.Verdict != release.Successful || e.Run.Look != 4 || len(e.Metrics[0].Looks) != 4 {
+		t.Fatalf("evidence: %s at look %d", e.Run.Verdict, e.Run.Look)
+	}
+	var canary int64
+	for _, l := range e.Metrics[0].Looks {
+		canary += l.Canary.Total
+	}
+	if canary < 10000 {
+		t.Errorf("the canary served %d requests in 40 s at 50%% of 1000 rps", canary)
+	}
+	if !strings.Contains(out, "analysis of step 1 successful after 4 looks") {
+		t.Errorf("the output does not give the verdict")
+	}
+	if code, out := s.cli("analysis", "replay", "-f", s.file); code != cli.ExitOK || !strings.Contains(out, "Successful  Successful") {
+		t.Errorf("replay exited %d:\n%s", code, out)
+	}
+}
+
+// TestAnalysisAbandonsABadCanary: a canary with twice the stable
+// version's error rate is abandoned with reason AnalysisFailed (exit code
+// 3), the evidence committed with the abort.
+func TestAnalysisAbandonsABadCanary(t *testing.T) {
+	t.Parallel()
+	s := newAnalysisScenario(t, "analysis-bad", map[string]trafficsim.Profile{
+		"v1": {ErrorRate: 0.05, Latency: 20 * time.Millisecond},
+		"v2": {ErrorRate: 0.10, Latency: 20 * time.Millisecond},
+	})
+	before := s.snapshot()
+	if code, _ := s.cli("start", "-f", s.file, "--wait-for=done", "--timeout=6m"); code != cli.ExitAbandoned {
+		t.Fatalf("start exited %d, want %d", code, cli.ExitAbandoned)
+	}
+	rec := s.recordAtHead()
+	if rec.Status.Phase != release.Abandoned || rec.Status.Reason != "AnalysisFailed" {
+		t.Fatalf("%s %s: %s", rec.Status.Phase, rec.Status.Reason, rec.Status.Message)
+	}
+	e := s.evidence()
+	if e.Run.Verdict != release.Failed || e.Metrics[0].Verdict.ThetaHat < 1.5 {
+		t.Errorf("evidence: %s, θ̂ %v", e.Run.Verdict, e.Metrics[0].Verdict.ThetaHat)
+	}
+	if after := s.snapshot(); after != before {
+		t.Errorf("cluster after the abandon differs from before the release:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestAnalysisPrometheusDown: Prometheus unreachable from the start of
+// the analysis to past its horizon is not evidence against a canary that
+// fails: the release pauses Inconclusive (MetricsUnavailable), and an
+// approval takes it on.
+func TestAnalysisPrometheusDown(t *testing.T) {
+	t.Parallel()
+	s := newAnalysisScenario(t, "analysis-down", map[string]trafficsim.Profile{
+		"v1": {ErrorRate: 0.05},
+		"v2": {ErrorRate: 0.5},
+	})
+	s.proxy.Down()
+	if code, _ := s.cli("start", "-f", s.file, "--wait-for=approval", "--timeout=6m"); code != cli.ExitOK {
+		t.Fatalf("start exited %d", code)
+	}
+	rec := s.recordAtHead()
+	if rec.Status.Phase != release.Paused || rec.Status.Reason != "MetricsUnavailable" {
+		t.Fatalf("%s %s: %s", rec.Status.Phase, rec.Status.Reason, rec.Status.Message)
+	}
+	if code, out := s.cli("status", "-f", s.file); code != cli.ExitOK || !strings.Contains(out, "Inconclusive at look 0 of 4 (MetricsUnavailable)") {
+		t.Errorf("status exited %d:\n%s", code, out)
+	}
+	if err := s.proxy.Up(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := s.cli("approve", "-f", s.file, "--wait-for=done", "--timeout=5m"); code != cli.ExitOK {
+		t.Fatalf("approve exited %d", code)
+	}
+	if rec := s.recordAtHead(); rec.Status.Phase != release.Promoted {
+		t.Fatalf("after approval: %s %s", rec.Status.Phase, rec.Status.Message)
+	}
+}

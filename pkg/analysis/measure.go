@@ -1,0 +1,162 @@
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/judge"
+	"github.com/gitcanary/gitcanary/pkg/prom"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// Look is one look at one metric: what the judge reads, and the window.
+type Look struct {
+	N      int          `json:"look"`
+	From   time.Time    `json:"from"`
+	To     time.Time    `json:"to"`
+	Canary judge.Counts `json:"canary"`
+	Stable judge.Counts `json:"stable"`
+	// CanarySub and StableSub are each version's counts per scrape
+	// interval of the look, for the judge's dispersion estimate.
+	CanarySub []judge.Counts `json:"canarySub,omitempty"`
+	StableSub []judge.Counts `json:"stableSub,omitempty"`
+}
+
+// Due returns how many looks of run can be read at now: a look is read
+// once its end is Lag in the past.
+func Due(run *release.AnalysisRun, now time.Time) int {
+	n := 0
+	for n < run.Looks && !run.LookEnd(n+1).Add(run.Lag.Duration).After(now) {
+		n++
+	}
+	return n
+}
+
+// NextDue returns when the look after the first n can be read.
+func NextDue(run *release.AnalysisRun, n int) time.Time {
+	return run.LookEnd(n + 1).Add(run.Lag.Duration)
+}
+
+// Unavailable reports whether err means the metrics store could not
+// answer (yet): the look is read again later.
+func Unavailable(err error) bool {
+	return errors.Is(err, prom.ErrUnavailable) || errors.Is(err, prom.ErrNotSettled)
+}
+
+// Measure reads look k (1-based) of every metric of run: two queries per
+// metric (its total and its bad events, each counted per version).
+func Measure(ctx context.Context, src Source, run *release.AnalysisRun, k int) ([]Look, error) {
+	out := make([]Look, 0, len(run.Metrics))
+	w := prom.Window{Start: run.LookEnd(k - 1), End: run.LookEnd(k)}
+	if run.Scrape.Duration > 0 && run.Scrape.Duration < run.Interval.Duration {
+		w.Step = run.Scrape.Duration
+	}
+	for _, m := range run.Metrics {
+		l, err := measure(ctx, src, run, m, w)
+		if err != nil {
+			return nil, fmt.Errorf("metric %s, look %d: %w", m.Name, k, err)
+		}
+		l.N = k
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func measure(ctx context.Context, src Source, run *release.AnalysisRun, m release.ResolvedMetric, w prom.Window) (Look, error) {
+	l := Look{From: w.Start, To: w.End}
+	total, err := count(ctx, src, m.Total, m.VersionLabel, w)
+	if err != nil {
+		return l, err
+	}
+	bad, err := count(ctx, src, m.Bad, m.VersionLabel, w)
+	if err != nil {
+		return l, err
+	}
+	for _, v := range []struct {
+		version string
+		counts  *judge.Counts
+		sub     *[]judge.Counts
+	}{{run.Canary, &l.Canary, &l.CanarySub}, {run.Stable, &l.Stable, &l.StableSub}} {
+		t, b := total[v.version], bad[v.version]
+		if m.Complement {
+			// Bad counted the good events (the requests under a bound).
+			if b, err = prom.Sub(t, b); err != nil {
+				return l, fmt.Errorf("version %s: %w", v.version, err)
+			}
+		}
+		if b.Events > t.Events {
+			return l, fmt.Errorf("version %s: %d bad events of %d in total: %s does not count a subset of %s: %w", v.version, b.Events, t.Events, m.Bad, m.Total, prom.ErrNotCounter)
+		}
+		*v.counts = judge.Counts{Total: t.Events, Bad: b.Events}
+		if len(t.Steps) == len(b.Steps) {
+			for i := range t.Steps {
+				*v.sub = append(*v.sub, judge.Counts{Total: t.Steps[i], Bad: b.Steps[i]})
+			}
+		}
+	}
+	return l, nil
+}
+
+// count counts sel per value of the version label; a version without
+// series has a zero count.
+func count(ctx context.Context, src Source, sel, label string, w prom.Window) (map[string]prom.Count, error) {
+	s, err := prom.ParseSelector(sel)
+	if err != nil {
+		return nil, err
+	}
+	got, err := src.Count(ctx, s, label, w)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]prom.Count{}
+	for k, c := range got {
+		out[k] = *c
+	}
+	return out, nil
+}
+
+// Cache keeps the looks read, for every release a process drives: a
+// look's counts never change once read, and a controller builds a new
+// machine for every reconcile. Its zero value is ready; nil caches nothing.
+type Cache struct {
+	mu    sync.Mutex
+	looks map[cacheKey][]Look
+}
+
+type cacheKey struct {
+	release string
+	start   time.Time
+	k       int
+}
+
+// maxCached bounds the cache: past it, it starts afresh (the looks are
+// read again, with the same counts).
+const maxCached = 100_000
+
+// Measure is the package's Measure, through the cache.
+func (c *Cache) Measure(ctx context.Context, src Source, name string, run *release.AnalysisRun, k int) ([]Look, error) {
+	if c == nil {
+		return Measure(ctx, src, run, k)
+	}
+	key := cacheKey{name, run.Start, k}
+	c.mu.Lock()
+	looks, ok := c.looks[key]
+	c.mu.Unlock()
+	if ok {
+		return looks, nil
+	}
+	looks, err := Measure(ctx, src, run, k)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.looks == nil || len(c.looks) >= maxCached {
+		c.looks = map[cacheKey][]Look{}
+	}
+	c.looks[key] = looks
+	c.mu.Unlock()
+	return looks, nil
+}

@@ -1,0 +1,177 @@
+package analysis
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitcanary/gitcanary/pkg/judge"
+	"github.com/gitcanary/gitcanary/pkg/release"
+)
+
+// Evidence is the whole record of one analysis: the schedule, every
+// metric's counts per look and the judge's verdict on each. It is
+// committed with the verdict under .gitcanary/analysis/<release>/.
+type Evidence struct {
+	Release string               `json:"release"`
+	Run     *release.AnalysisRun `json:"run"`
+	Metrics []MetricEvidence     `json:"metrics"`
+}
+
+// MetricEvidence is one metric's looks and verdict.
+type MetricEvidence struct {
+	Name    string        `json:"name"`
+	Verdict judge.Verdict `json:"verdict"`
+	Looks   []Look        `json:"looks"`
+}
+
+// Outcome is the analysis's decision after the looks read so far.
+type Outcome struct {
+	// Verdict is "" while the analysis goes on, else release.Successful,
+	// release.Failed or release.Inconclusive.
+	Verdict string
+	Reason  string
+	Message string
+	// Look is the number of looks the decision was taken on.
+	Look     int
+	Evidence Evidence
+}
+
+// Judge decides on looks[metric][look] (every metric with the same number
+// of looks, read in order from 1). A metric that fails fails the analysis
+// at once; at the horizon, every metric must be Successful for the
+// analysis to be, else it is Inconclusive.
+func Judge(name string, run *release.AnalysisRun, looks [][]Look) Outcome {
+	out := Outcome{Evidence: Evidence{Release: name, Run: run}}
+	n := 0
+	if len(looks) > 0 {
+		n = len(looks[0])
+	}
+	out.Look = n
+	cfg := judge.Config{Alpha: run.Alpha, Detect: run.Detect, Power: 0.95, Looks: run.Looks}
+	var failed, unsure []string
+	for i, m := range run.Metrics {
+		var ls []Look
+		if i < len(looks) {
+			ls = looks[i]
+		}
+		v := judge.Judge(cfg, judgeLooks(ls))
+		out.Evidence.Metrics = append(out.Evidence.Metrics, MetricEvidence{Name: m.Name, Verdict: v, Looks: ls})
+		switch v.Decision {
+		case judge.Failed:
+			failed = append(failed, fmt.Sprintf("%s: %s", m.Name, describe(v)))
+		case judge.Inconclusive:
+			unsure = append(unsure, fmt.Sprintf("%s: %s", m.Name, describe(v)))
+		}
+	}
+	switch {
+	case len(failed) > 0:
+		out.Verdict, out.Reason = release.Failed, "AnalysisFailed"
+		out.Message = fmt.Sprintf("analysis of step %d failed at look %d of %d: %s", run.Step, n, run.Looks, strings.Join(failed, "; "))
+	case n < run.Looks:
+		// Not at the horizon: go on.
+	case len(unsure) > 0:
+		out.Verdict, out.Reason = release.Inconclusive, reasonOf(out.Evidence.Metrics)
+		out.Message = fmt.Sprintf("analysis of step %d inconclusive after %d looks: %s; approve to go on, abort to go back", run.Step, n, strings.Join(unsure, "; "))
+	default:
+		out.Verdict, out.Reason = release.Successful, "AnalysisSuccessful"
+		out.Message = fmt.Sprintf("analysis of step %d successful after %d looks", run.Step, n)
+	}
+	return out
+}
+
+// judgeLooks converts a metric's looks for the judge.
+func judgeLooks(looks []Look) []judge.Look {
+	out := make([]judge.Look, len(looks))
+	for i, l := range looks {
+		out[i] = judge.Look{Canary: l.Canary, Stable: l.Stable, CanarySub: l.CanarySub, StableSub: l.StableSub}
+	}
+	return out
+}
+
+// Reasons of an analysis whose looks could not be read.
+const (
+	reasonUnavailable = "MetricsUnavailable" // Prometheus did not answer in time
+	reasonInvalid     = "MetricsInvalid"     // Prometheus refused a query, or the counters disagree
+)
+
+// Unreadable is the outcome of an analysis whose looks could not be read
+// (Prometheus down past the wait, or a query it refuses): Inconclusive,
+// never a failure.
+func Unreadable(name string, run *release.AnalysisRun, looks [][]Look, cause error) Outcome {
+	out := Judge(name, run, looks)
+	if out.Verdict == release.Failed {
+		return out
+	}
+	out.Verdict, out.Reason = release.Inconclusive, reasonUnavailable
+	if !Unavailable(cause) {
+		out.Reason = reasonInvalid
+	}
+	out.Message = fmt.Sprintf("analysis of step %d inconclusive: look %d could not be read (%v); approve to go on, abort to go back", run.Step, out.Look+1, cause)
+	return out
+}
+
+func describe(v judge.Verdict) string {
+	s := fmt.Sprintf("θ̂=%.2f [%.2f, %.2f]", v.ThetaHat, v.ThetaLo, v.ThetaHi)
+	if v.Reason != "" {
+		s = v.Reason + ", " + s
+	}
+	return s
+}
+
+func reasonOf(ms []MetricEvidence) string {
+	for _, m := range ms {
+		if m.Verdict.Decision == judge.Inconclusive && m.Verdict.Reason != "" {
+			return m.Verdict.Reason
+		}
+	}
+	return "AnalysisInconclusive"
+}
+
+// Dir is the directory of a release's evidence files, in gitcanary's
+// directory of the app path.
+func Dir(release string) string { return path.Join("analysis", release) }
+
+// File is the evidence file of one step, relative to gitcanary's directory.
+func File(release string, step int) string {
+	return path.Join(Dir(release), fmt.Sprintf("step-%d.yaml", step))
+}
+
+// Marshal writes evidence as YAML.
+func (e Evidence) Marshal() ([]byte, error) { return yaml.Marshal(e) }
+
+// ParseEvidence reads an evidence file.
+func ParseEvidence(data []byte) (*Evidence, error) {
+	var e Evidence
+	if err := yaml.UnmarshalStrict(data, &e); err != nil {
+		return nil, err
+	}
+	if e.Run == nil {
+		return nil, fmt.Errorf("no run: %w", release.ErrInvalid)
+	}
+	return &e, nil
+}
+
+// Replay judges the counts of an evidence file again, as the analysis
+// did when it committed them: same schedule, same looks, the judge of
+// this build. An analysis that ended because its looks could not be read
+// replays to the same Inconclusive: the counts it had did not decide.
+func Replay(name string, e *Evidence) Outcome {
+	run := *e.Run
+	run.Verdict, run.Reason, run.Message, run.Look, run.Evidence = "", "", "", 0, ""
+	looks := make([][]Look, len(run.Metrics))
+	for i, m := range run.Metrics {
+		for _, me := range e.Metrics {
+			if me.Name == m.Name {
+				looks[i] = me.Looks
+			}
+		}
+	}
+	out := Judge(name, &run, looks)
+	if out.Verdict == "" && (e.Run.Reason == reasonUnavailable || e.Run.Reason == reasonInvalid) {
+		out.Verdict, out.Reason, out.Message = release.Inconclusive, e.Run.Reason, e.Run.Message
+	}
+	return out
+}

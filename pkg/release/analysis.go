@@ -1,0 +1,333 @@
+package release
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gitcanary/gitcanary/pkg/prom"
+	"github.com/gitcanary/gitcanary/pkg/redact"
+)
+
+// AnalysisDefaults is spec.analysis: what every analysis step of the
+// release uses unless the step says otherwise.
+type AnalysisDefaults struct {
+	// Prometheus is where metrics are read; --prometheus or
+	// GITCANARY_PROMETHEUS_URL when absent.
+	Prometheus *Prometheus `json:"prometheus,omitempty"`
+	// Alpha is the false-positive budget of one analysis on a canary
+	// that is as good as the stable version (default 0.01).
+	Alpha *float64 `json:"alpha,omitempty"`
+	// Detect is the smallest canary/stable ratio of bad-event rates an
+	// analysis must detect with 95% power (default 2).
+	Detect *float64 `json:"detect,omitempty"`
+}
+
+// Prometheus locates a Prometheus server.
+type Prometheus struct {
+	Address string `json:"address"`
+	// ScrapeInterval is how often it scrapes the workloads (default 15s,
+	// Istio's): a look is read two scrape intervals after its end, and
+	// the stable version's counts per scrape measure how bursty its bad
+	// events are.
+	ScrapeInterval *Duration `json:"scrapeInterval,omitempty"`
+}
+
+// Analysis is an analysis step: the canary is judged against the stable
+// version for Duration, one look per Interval after Warmup.
+type Analysis struct {
+	// Duration is the horizon: the verdict is final at its end at the latest.
+	Duration *Duration `json:"duration,omitempty"`
+	// Interval is the time between looks (default 30s).
+	Interval *Duration `json:"interval,omitempty"`
+	// Warmup is left out of every count: the canary's first requests
+	// after a weight change (caches, connections) are not judged.
+	Warmup *Duration `json:"warmup,omitempty"`
+	// Metrics are judged together: the analysis fails when one fails.
+	Metrics []Metric `json:"metrics,omitempty"`
+	// Templates is refused by this version: see validate.
+	Templates []string `json:"templates,omitempty"`
+}
+
+// Metric is one metric of an analysis step; exactly one of Compare,
+// Query and Web is set.
+type Metric struct {
+	Name    string   `json:"name"`
+	Compare *Compare `json:"compare,omitempty"`
+	// Query and Web are refused by this version: see validate.
+	Query string `json:"query,omitempty"`
+	Web   *Web   `json:"web,omitempty"`
+	// SuccessCondition and FailureCondition go with Query and Web.
+	SuccessCondition string `json:"successCondition,omitempty"`
+	FailureCondition string `json:"failureCondition,omitempty"`
+}
+
+// Web is a web metric: an HTTP endpoint and a JSONPath into its answer.
+type Web struct {
+	URL      string `json:"url"`
+	JSONPath string `json:"jsonPath,omitempty"`
+}
+
+// Compare judges the canary's share of bad events against the stable
+// version's. Either Istio names a built-in, or Bad and Total are counter
+// selectors.
+type Compare struct {
+	// Istio is a built-in on Istio's standard metrics: "errors" (the
+	// share of 5xx responses) or "latency" (the share of requests slower
+	// than SlowerThan).
+	Istio string `json:"istio,omitempty"`
+	// SlowerThan is the latency bound for istio: latency; it must be a
+	// bucket bound of istio_request_duration_milliseconds.
+	SlowerThan *Duration `json:"slowerThan,omitempty"`
+	// Bad and Total are PromQL selectors of counters (a metric name with
+	// label matchers, no functions), e.g. http_requests_total{code=~"5.."}.
+	Bad   string `json:"bad,omitempty"`
+	Total string `json:"total,omitempty"`
+	// VersionLabel is the label of Bad and Total naming the version
+	// (default "version").
+	VersionLabel string `json:"versionLabel,omitempty"`
+}
+
+// VersionLabelOrDefault returns the version label of Bad and Total.
+func (c *Compare) VersionLabelOrDefault() string {
+	if c.VersionLabel == "" {
+		return "version"
+	}
+	return c.VersionLabel
+}
+
+// The built-in comparisons.
+const (
+	IstioErrors  = "errors"
+	IstioLatency = "latency"
+)
+
+// IstioBuckets are the bucket bounds, in milliseconds, of Istio's
+// istio_request_duration_milliseconds histogram (its default buckets).
+var IstioBuckets = []float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000}
+
+// Defaults of an analysis.
+const (
+	DefaultAlpha    = 0.01
+	DefaultDetect   = 2.0
+	DefaultInterval = 30 * time.Second
+)
+
+// AlphaOrDefault returns the false-positive budget in effect.
+func (a *AnalysisDefaults) AlphaOrDefault() float64 {
+	if a == nil || a.Alpha == nil {
+		return DefaultAlpha
+	}
+	return *a.Alpha
+}
+
+// DetectOrDefault returns the ratio to detect in effect.
+func (a *AnalysisDefaults) DetectOrDefault() float64 {
+	if a == nil || a.Detect == nil {
+		return DefaultDetect
+	}
+	return *a.Detect
+}
+
+// DefaultScrapeInterval is Istio's Prometheus scrape interval.
+const DefaultScrapeInterval = 15 * time.Second
+
+// ScrapeIntervalOrDefault returns the scrape interval in effect.
+func (a *AnalysisDefaults) ScrapeIntervalOrDefault() time.Duration {
+	if a == nil || a.Prometheus == nil || a.Prometheus.ScrapeInterval == nil {
+		return DefaultScrapeInterval
+	}
+	return a.Prometheus.ScrapeInterval.Duration
+}
+
+// PrometheusAddress returns spec.analysis.prometheus.address, "" when absent.
+func (a *AnalysisDefaults) PrometheusAddress() string {
+	if a == nil || a.Prometheus == nil {
+		return ""
+	}
+	return a.Prometheus.Address
+}
+
+// IntervalOrDefault returns the time between looks.
+func (a *Analysis) IntervalOrDefault() time.Duration {
+	if a.Interval == nil {
+		return DefaultInterval
+	}
+	return a.Interval.Duration
+}
+
+// WarmupOrZero returns the warmup.
+func (a *Analysis) WarmupOrZero() time.Duration {
+	if a.Warmup == nil {
+		return 0
+	}
+	return a.Warmup.Duration
+}
+
+// Looks is the number of looks up to the horizon.
+func (a *Analysis) Looks() int {
+	if a.Duration == nil {
+		return 0
+	}
+	return int((a.Duration.Duration - a.WarmupOrZero()) / a.IntervalOrDefault())
+}
+
+// maxLooks bounds one analysis: each look is a set of queries recorded
+// as evidence in git.
+const maxLooks = 1000
+
+func (v *validator) analysisDefaults(a *AnalysisDefaults) {
+	if a == nil {
+		return
+	}
+	if a.Prometheus != nil {
+		v.prometheus("spec.analysis.prometheus.address", a.Prometheus.Address)
+		if si := a.Prometheus.ScrapeInterval; si != nil && (si.Duration < time.Second || si.Duration > 10*time.Minute) {
+			v.add("spec.analysis.prometheus.scrapeInterval", "must be from 1s to 10m, got %s", si.Duration)
+		}
+	}
+	if a.Alpha != nil && !(*a.Alpha > 0 && *a.Alpha <= 0.2) {
+		v.add("spec.analysis.alpha", "must be more than 0 and at most 0.2, got %g", *a.Alpha)
+	}
+	if a.Detect != nil && !(*a.Detect > 1 && *a.Detect <= 100) {
+		v.add("spec.analysis.detect", "must be more than 1 (a canary as bad as the stable version cannot be told apart) and at most 100, got %g", *a.Detect)
+	}
+}
+
+// prometheus checks a Prometheus address: an http(s) URL without credentials.
+func (v *validator) prometheus(p, addr string) {
+	if !v.required(p, addr) {
+		return
+	}
+	if what := redact.Credential(addr); what != "" {
+		v.add(p, "carries %s; credentials for Prometheus go in gitcanary's configuration, never in the Release, which is committed", what)
+		return
+	}
+	u, err := url.Parse(addr)
+	switch {
+	case err != nil:
+		v.add(p, "%q is not a URL: %v", addr, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.add(p, "scheme %q is not supported; use http:// or https://", u.Scheme)
+	case u.Host == "":
+		v.add(p, "%q has no host", addr)
+	}
+}
+
+func (v *validator) analysis(p string, a *Analysis) {
+	if len(a.Templates) > 0 {
+		v.add(p+".templates", "analysis templates are not supported by this version of gitcanary; list the metrics in the step")
+	}
+	if a.Duration == nil {
+		v.add(p+".duration", "is required: the horizon at which the verdict is final (e.g. 5m)")
+	} else if a.Duration.Duration <= 0 {
+		v.add(p+".duration", "must be positive, got %s", a.Duration.Duration)
+	}
+	if a.Interval != nil && a.Interval.Duration < time.Second {
+		v.add(p+".interval", "must be at least 1s, got %s", a.Interval.Duration)
+	}
+	if a.Warmup != nil && a.Warmup.Duration < 0 {
+		v.add(p+".warmup", "must not be negative, got %s", a.Warmup.Duration)
+	}
+	if a.Duration != nil && a.Duration.Duration > 0 && (a.Interval == nil || a.Interval.Duration >= time.Second) && (a.Warmup == nil || a.Warmup.Duration >= 0) {
+		switch n := a.Looks(); {
+		case n < 1:
+			v.add(p+".duration", "%s leaves no look after a warmup of %s at one look every %s", a.Duration.Duration, a.WarmupOrZero(), a.IntervalOrDefault())
+		case n > maxLooks:
+			v.add(p+".interval", "%s gives %d looks in %s; at most %d: make it longer", a.IntervalOrDefault(), n, a.Duration.Duration, maxLooks)
+		}
+	}
+	if len(a.Metrics) == 0 {
+		v.add(p+".metrics", "is required: at least one metric to judge")
+	}
+	names := map[string]bool{}
+	for i, m := range a.Metrics {
+		mp := fmt.Sprintf("%s.metrics[%d]", p, i)
+		v.dnsLabel(mp+".name", m.Name)
+		if names[m.Name] {
+			v.add(mp+".name", "%q is used twice in this step", m.Name)
+		}
+		names[m.Name] = true
+		v.metric(mp, m)
+	}
+}
+
+func (v *validator) metric(p string, m Metric) {
+	n := 0
+	for _, set := range []bool{m.Compare != nil, m.Query != "", m.Web != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n != 1:
+		v.add(p, "set exactly one of compare, query, web")
+		return
+	case m.Query != "" || m.Web != nil:
+		v.add(p, "query and web metrics are not supported by this version of gitcanary; use compare")
+		return
+	case m.SuccessCondition != "" || m.FailureCondition != "":
+		v.add(p, "successCondition and failureCondition go with query and web, not compare (compare is judged against the stable version)")
+	}
+	c := m.Compare
+	cp := p + ".compare"
+	switch c.Istio {
+	case IstioErrors:
+		if c.SlowerThan != nil {
+			v.add(cp+".slowerThan", "goes with istio: latency, not istio: errors")
+		}
+	case IstioLatency:
+		switch {
+		case c.SlowerThan == nil:
+			v.add(cp+".slowerThan", "is required with istio: latency: the bound above which a request counts as slow (e.g. 250ms)")
+		case !slices.Contains(IstioBuckets, float64(c.SlowerThan.Duration)/float64(time.Millisecond)):
+			v.add(cp+".slowerThan", "%s is not a bucket bound of istio_request_duration_milliseconds; use one of %s", c.SlowerThan.Duration, bucketList())
+		}
+	case "":
+		if c.SlowerThan != nil {
+			v.add(cp+".slowerThan", "goes with istio: latency")
+		}
+		if c.Bad == "" || c.Total == "" {
+			v.add(cp, "set istio (errors or latency), or both bad and total (counter selectors)")
+			return
+		}
+		for _, f := range []struct{ name, sel string }{{"bad", c.Bad}, {"total", c.Total}} {
+			if sel, err := prom.ParseSelector(f.sel); err != nil {
+				v.add(cp+"."+f.name, "%v", err)
+			} else if label := c.VersionLabelOrDefault(); sel.Has(label) {
+				v.add(cp+"."+f.name, "selects on %s, the version label: gitcanary adds the canary's and the stable version's values itself", label)
+			}
+		}
+		if c.VersionLabel != "" && !validLabelName(c.VersionLabel) {
+			v.add(cp+".versionLabel", "%q is not a Prometheus label name", c.VersionLabel)
+		}
+		return
+	default:
+		v.add(cp+".istio", "must be errors or latency, got %q", c.Istio)
+	}
+	if c.Bad != "" || c.Total != "" || c.VersionLabel != "" {
+		v.add(cp, "istio and bad/total are exclusive: set one or the other")
+	}
+}
+
+func bucketList() string {
+	var parts []string
+	for _, b := range IstioBuckets {
+		parts = append(parts, (time.Duration(b * float64(time.Millisecond))).String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func validLabelName(s string) bool {
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
