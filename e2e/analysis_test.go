@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/cli"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/netfault"
+	"github.com/gitcanary/gitcanary/pkg/prom"
 	"github.com/gitcanary/gitcanary/pkg/release"
 	"github.com/gitcanary/gitcanary/templates"
 )
@@ -81,9 +83,9 @@ func (s *analysisScenario) evidence() *analysis.Evidence {
 
 // TestAnalysisPromotesAGoodCanary: a canary with the stable version's
 // error rate passes its analysis at the horizon and is promoted; the
-// verdict's commit holds the counts read from Prometheus, which equal
-// what the simulator generated for the canary, and replaying them gives
-// the same verdict.
+// verdict's commit holds the counts read from Prometheus, another process
+// reading the same looks later gets the same counts, and replaying them
+// gives the same verdict.
 func TestAnalysisPromotesAGoodCanary(t *testing.T) {
 	t.Parallel()
 	s := newAnalysisScenario(t, "analysis-good", map[string]trafficsim.Profile{
@@ -111,6 +113,21 @@ func TestAnalysisPromotesAGoodCanary(t *testing.T) {
 	}
 	if !strings.Contains(out, "analysis of step 1 successful after 4 looks") {
 		t.Errorf("the output does not give the verdict")
+	}
+	// Another process, later, reads the same counts at the recorded
+	// timestamps: what a resumed release or an auditor would see.
+	client, err := prom.New(prom.Options{URL: e.Run.Prometheus, Settle: e.Run.Lag.Duration})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k <= e.Run.Looks; k++ {
+		again, err := analysis.Measure(context.Background(), client, e.Run, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := again[0], e.Metrics[0].Looks[k-1]; got.Canary != want.Canary || got.Stable != want.Stable || !slices.Equal(got.StableSub, want.StableSub) {
+			t.Errorf("look %d read again: canary %+v stable %+v; committed canary %+v stable %+v", k, got.Canary, got.Stable, want.Canary, want.Stable)
+		}
 	}
 	if code, out := s.cli("analysis", "replay", "-f", s.file); code != cli.ExitOK || !strings.Contains(out, "Successful  Successful") {
 		t.Errorf("replay exited %d:\n%s", code, out)
