@@ -38,10 +38,17 @@ type analysisScenario struct {
 
 func newAnalysisScenario(t *testing.T, name string, profiles map[string]trafficsim.Profile) *analysisScenario {
 	t.Helper()
+	return newAnalysisScenarioWith(t, name, analysisSteps, 1000, profiles)
+}
+
+// newAnalysisScenarioWith is newAnalysisScenario with its own steps and
+// request rate.
+func newAnalysisScenarioWith(t *testing.T, name, steps string, rps float64, profiles map[string]trafficsim.Profile) *analysisScenario {
+	t.Helper()
 	env := testbed.Require(t)
 	p := env.Prometheus(t)
 	proxy := netfault.New(t, strings.TrimPrefix(p.URL, "http://"))
-	s := newScenario(t, name, templates.ReleaseParams{Steps: analysisSteps,
+	s := newScenario(t, name, templates.ReleaseParams{Steps: steps,
 		Analysis: fmt.Sprintf("{prometheus: {address: %q, scrapeInterval: 1s}}", "http://"+proxy.Addr())})
 	cfg, err := kube.Config(s.env.Kubeconfig, "")
 	if err != nil {
@@ -57,7 +64,7 @@ func newAnalysisScenario(t *testing.T, name string, profiles map[string]traffics
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	sim := trafficsim.New(trafficsim.Config{Namespace: s.ns, Service: "reviews", RPS: 1000, Seed: 7, Profiles: profiles},
+	sim := trafficsim.New(trafficsim.Config{Namespace: s.ns, Service: "reviews", RPS: rps, Seed: 7, Profiles: profiles},
 		&trafficsim.Reader{Core: core, Dynamic: dyn})
 	if err := sim.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -183,6 +190,51 @@ func TestAnalysisPrometheusDown(t *testing.T) {
 	}
 	if err := s.proxy.Up(); err != nil {
 		t.Fatal(err)
+	}
+	if code, _ := s.cli("approve", "-f", s.file, "--wait-for=done", "--timeout=5m"); code != cli.ExitOK {
+		t.Fatalf("approve exited %d", code)
+	}
+	if rec := s.recordAtHead(); rec.Status.Phase != release.Promoted {
+		t.Fatalf("after approval: %s %s", rec.Status.Phase, rec.Status.Message)
+	}
+}
+
+// TestAnalysisCatchesALatencyRegression: the canary's median latency
+// grows from 100 to 150 ms; the share of its requests slower than 250 ms
+// (istio: latency, from the histogram's bucket) is several times the
+// stable version's, and the release is abandoned.
+func TestAnalysisCatchesALatencyRegression(t *testing.T) {
+	t.Parallel()
+	steps := "[{setWeight: 50}, {analysis: {duration: 40s, interval: 10s, metrics: [{name: errors, compare: {istio: errors}}, {name: latency, compare: {istio: latency, slowerThan: 250ms}}]}}, {setWeight: 100}]"
+	s := newAnalysisScenarioWith(t, "analysis-slow", steps, 1000, map[string]trafficsim.Profile{
+		"v1": {ErrorRate: 0.01, Latency: 100 * time.Millisecond},
+		"v2": {ErrorRate: 0.01, Latency: 150 * time.Millisecond},
+	})
+	if code, _ := s.cli("start", "-f", s.file, "--wait-for=done", "--timeout=6m"); code != cli.ExitAbandoned {
+		t.Fatalf("start exited %d, want %d", code, cli.ExitAbandoned)
+	}
+	rec := s.recordAtHead()
+	if rec.Status.Reason != "AnalysisFailed" || !strings.Contains(rec.Status.Message, "latency: CanaryWorse") {
+		t.Fatalf("%s %s: %s", rec.Status.Phase, rec.Status.Reason, rec.Status.Message)
+	}
+	e := s.evidence()
+	if e.Metrics[1].Name != "latency" || e.Metrics[1].Verdict.Decision != "Failed" || e.Metrics[0].Verdict.Decision == "Failed" {
+		t.Errorf("evidence: errors %s, latency %s", e.Metrics[0].Verdict.Decision, e.Metrics[1].Verdict.Decision)
+	}
+}
+
+// TestAnalysisWithoutTraffic: no requests reach the service during the
+// analysis: nothing can be concluded, the release pauses Inconclusive
+// (NotEnoughTraffic), and approve goes on.
+func TestAnalysisWithoutTraffic(t *testing.T) {
+	t.Parallel()
+	s := newAnalysisScenarioWith(t, "analysis-idle", analysisSteps, 0, nil)
+	if code, _ := s.cli("start", "-f", s.file, "--wait-for=approval", "--timeout=5m"); code != cli.ExitOK {
+		t.Fatalf("start exited %d", code)
+	}
+	rec := s.recordAtHead()
+	if rec.Status.Phase != release.Paused || rec.Status.Reason != "NotEnoughTraffic" {
+		t.Fatalf("%s %s: %s", rec.Status.Phase, rec.Status.Reason, rec.Status.Message)
 	}
 	if code, _ := s.cli("approve", "-f", s.file, "--wait-for=done", "--timeout=5m"); code != cli.ExitOK {
 		t.Fatalf("approve exited %d", code)
