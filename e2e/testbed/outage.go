@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -40,10 +41,18 @@ type Outage struct {
 // the outage too: run it from a test that runs alone.
 func (e Env) Outage(ctx context.Context, name string, d time.Duration) (*Outage, error) {
 	outageMu.Lock()
+	// Other processes' tests that need every component (Steady) hold the
+	// bed's outage lock shared; the outage waits for them, and they for it.
+	lock, err := e.lockOutages(syscall.LOCK_EX)
+	if err != nil {
+		outageMu.Unlock()
+		return nil, err
+	}
 	o := &Outage{Name: name, done: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
+			lock.Close()
 			outageMu.Unlock()
 		}
 	}()
@@ -79,6 +88,7 @@ func (e Env) Outage(ctx context.Context, name string, d time.Duration) (*Outage,
 			o.err = fmt.Errorf("outage of %s: %v: %s", name, err, o.output())
 		}
 		close(o.done)
+		lock.Close()
 		outageMu.Unlock()
 	}()
 	ok = true
@@ -145,4 +155,31 @@ func (e Env) PID(name string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// lockOutages takes the bed's outage lock (a flock on DIR/outage.lock)
+// in mode how; closing the file releases it.
+func (e Env) lockOutages(how int) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(e.Dir, "outage.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return f, nil
+}
+
+// Steady keeps every component of the bed up for the rest of the test:
+// an Outage, in this process or another (the e2e package's
+// TestRepoServerOutage while this package's tests run), waits until the
+// test ends, and the test waits for one under way to end first.
+func (e Env) Steady(t testing.TB) {
+	t.Helper()
+	lock, err := e.lockOutages(syscall.LOCK_SH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() })
 }

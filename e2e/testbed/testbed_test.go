@@ -21,6 +21,7 @@ import (
 // but never turns Ready.
 func TestSmoke(t *testing.T) {
 	env := testbed.Require(t)
+	env.Steady(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 

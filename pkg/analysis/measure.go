@@ -81,6 +81,14 @@ func measure(ctx context.Context, src Source, run *release.AnalysisRun, m releas
 		sub     *[]judge.Counts
 	}{{run.Canary, &l.Canary, &l.CanarySub}, {run.Stable, &l.Stable, &l.StableSub}} {
 		t, b := total[v.version], bad[v.version]
+		if !t.Last.IsZero() && t.Last.Before(w.End.Add(-run.Lag.Duration)) {
+			// The version has series (in the look or the lookback before
+			// it), but none was scraped near the look's end: scrapes are
+			// failing, which is not "no traffic". Counters are
+			// cumulative: once scrapes resume, this look counts exactly.
+			return l, fmt.Errorf("version %s: the newest sample of %s is from %s, %s before the look's end (are its scrapes failing?): %w",
+				v.version, m.Total, t.Last.UTC().Format(time.RFC3339), w.End.Sub(t.Last).Round(time.Second), prom.ErrUnavailable)
+		}
 		if m.Complement {
 			// Bad counted the good events (the requests under a bound).
 			if b, err = prom.Sub(t, b); err != nil {

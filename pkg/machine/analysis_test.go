@@ -40,7 +40,7 @@ func (s *countSource) Count(ctx context.Context, sel prom.Selector, by string, w
 			}
 			return int64(n)
 		}
-		c := &prom.Count{Events: events(w.End.Sub(w.Start))}
+		c := &prom.Count{Events: events(w.End.Sub(w.Start)), Series: 1, Last: w.End}
 		if w.Step > 0 {
 			for t := w.Start; t.Before(w.End); t = t.Add(w.Step) {
 				c.Steps = append(c.Steps, events(w.Step))
