@@ -157,10 +157,11 @@ func (e Env) PID(name string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-// lockOutages takes the bed's outage lock (a flock on DIR/outage.lock)
-// in mode how; closing the file releases it.
+// lockOutages takes the bed's steady lock (a flock on DIR/steady.lock;
+// outage.sh's own DIR/outage.lock only keeps two outages apart) in mode
+// how; closing the file releases it.
 func (e Env) lockOutages(how int) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(e.Dir, "outage.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(e.Dir, "steady.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
