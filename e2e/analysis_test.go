@@ -8,14 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/gitcanary/gitcanary/e2e/testbed"
 	"github.com/gitcanary/gitcanary/e2e/trafficsim"
 	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"github.com/gitcanary/gitcanary/pkg/cli"
-	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/netfault"
 	"github.com/gitcanary/gitcanary/pkg/prom"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -56,22 +52,10 @@ func newAnalysisScenarioWith(t *testing.T, name, steps string, rps float64, prof
 	proxy := netfault.New(t, strings.TrimPrefix(p.URL, "http://"))
 	s := newScenario(t, name, templates.ReleaseParams{Steps: steps,
 		Analysis: fmt.Sprintf("{prometheus: {address: %q, scrapeInterval: 1s}}", "http://"+proxy.Addr())})
-	cfg, err := kube.Config(s.env.Kubeconfig, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	core, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	sim := trafficsim.New(trafficsim.Config{Namespace: s.ns, Service: "reviews", RPS: rps, Seed: 7, Profiles: profiles},
-		&trafficsim.Reader{Core: core, Dynamic: dyn})
+		simReader(t, s.env.Kubeconfig))
 	if err := sim.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

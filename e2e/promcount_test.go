@@ -102,18 +102,7 @@ func TestPrometheusCountsExact(t *testing.T) {
 	}
 	env.Kubectl(t, "apply", "-f", manifest)
 
-	cfg, err := kube.Config(env.Kubeconfig, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	core, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reader := simReader(t, env.Kubeconfig)
 	p := env.Prometheus(t)
 	t.Logf("Prometheus %s (started for the test: %v)", p.URL, p.PID != 0)
 
@@ -123,7 +112,7 @@ func TestPrometheusCountsExact(t *testing.T) {
 			"v1": {ErrorRate: 0.02, Burst: 2, Latency: 30 * time.Millisecond},
 			"v2": {Latency: 40 * time.Millisecond},
 		},
-	}, &trafficsim.Reader{Core: core, Dynamic: dyn})
+	}, reader)
 	if err := sim.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -325,4 +314,22 @@ func instantQuery(ctx context.Context, t *testing.T, base, q string, at time.Tim
 		out[s.Metric["destination_version"]] = fmt.Sprint(s.Value[1])
 	}
 	return out
+}
+
+// simReader is the traffic simulator's view of the bed's cluster.
+func simReader(t testing.TB, kubeconfig string) *trafficsim.Reader {
+	t.Helper()
+	cfg, err := kube.Config(kubeconfig, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &trafficsim.Reader{Core: core, Dynamic: dyn}
 }
