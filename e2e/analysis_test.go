@@ -64,6 +64,13 @@ func newAnalysisScenarioWith(t *testing.T, name, steps string, rps float64, prof
 	if err := sim.WaitScrapes(ctx, 2); err != nil {
 		t.Fatalf("Prometheus does not scrape the simulator: %v", err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			snap := sim.Snapshot()
+			t.Logf("traffic simulator: %d scrapes served, %d series, %d unrouted; %s",
+				snap.Scrapes, snap.Series, snap.Unrouted, p.TargetHealth(sim.Addr()))
+		}
+	})
 	return &analysisScenario{scenario: s, sim: sim, proxy: proxy}
 }
 

@@ -193,3 +193,41 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TargetHealth describes Prometheus's view of the target at addr: its
+// health, the last scrape's duration and error, as /api/v1/targets
+// gives them. It is for a failing test's log: why samples stopped.
+func (p *Prometheus) TargetHealth(addr string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/targets", nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Sprintf("Prometheus does not answer: %v", err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			ActiveTargets []struct {
+				ScrapeURL          string  `json:"scrapeUrl"`
+				Health             string  `json:"health"`
+				LastError          string  `json:"lastError"`
+				LastScrape         string  `json:"lastScrape"`
+				LastScrapeDuration float64 `json:"lastScrapeDuration"`
+			} `json:"activeTargets"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return fmt.Sprintf("targets: %v", err)
+	}
+	for _, t := range body.Data.ActiveTargets {
+		if strings.Contains(t.ScrapeURL, "//"+addr+"/") {
+			return fmt.Sprintf("target %s: %s, last scrape %s took %.3fs, last error %q (of %d targets)",
+				addr, t.Health, t.LastScrape, t.LastScrapeDuration, t.LastError, len(body.Data.ActiveTargets))
+		}
+	}
+	return fmt.Sprintf("target %s is not among Prometheus's %d active targets", addr, len(body.Data.ActiveTargets))
+}
