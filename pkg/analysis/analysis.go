@@ -57,20 +57,46 @@ func Resolve(spec release.Spec, step int, stable string, now time.Time, s Settin
 	if a == nil {
 		return nil, fmt.Errorf("step %d is not an analysis", step)
 	}
+	return resolve(spec, fmt.Sprintf("step %d", step), schedule{step: step, interval: a.IntervalOrDefault(), warmup: a.WarmupOrZero(), looks: a.Looks(), metrics: a.Metrics}, stable, now, s)
+}
+
+// ResolveBackground makes the record of the background analysis
+// (spec.analysis.background), starting now at step: a schedule without
+// horizon (release.BackgroundLooks looks).
+func ResolveBackground(spec release.Spec, step int, stable string, now time.Time, s Settings) (*release.AnalysisRun, error) {
+	b := spec.Analysis.Background
+	if b == nil {
+		return nil, fmt.Errorf("the release has no background analysis")
+	}
+	return resolve(spec, "the background analysis", schedule{step: step, background: true, interval: b.IntervalOrDefault(), warmup: b.WarmupOrZero(), looks: release.BackgroundLooks, metrics: b.Metrics}, stable, now, s)
+}
+
+// schedule is what an analysis step or the background analysis gives
+// Resolve.
+type schedule struct {
+	step             int
+	background       bool
+	interval, warmup time.Duration
+	looks            int
+	metrics          []release.Metric
+}
+
+func resolve(spec release.Spec, what string, sc schedule, stable string, now time.Time, s Settings) (*release.AnalysisRun, error) {
 	addr := spec.Analysis.PrometheusAddress()
 	if addr == "" {
 		addr = s.Prometheus
 	}
 	if addr == "" {
-		return nil, fmt.Errorf("step %d is an analysis, but no Prometheus is set: set spec.analysis.prometheus.address, --prometheus or GITCANARY_PROMETHEUS_URL: %w", step, release.ErrInvalid)
+		return nil, fmt.Errorf("%s is an analysis, but no Prometheus is set: set spec.analysis.prometheus.address, --prometheus or GITCANARY_PROMETHEUS_URL: %w", what, release.ErrInvalid)
 	}
 	scrape := spec.Analysis.ScrapeIntervalOrDefault()
 	run := &release.AnalysisRun{
-		Step:       step,
+		Step:       sc.step,
+		Background: sc.background,
 		Start:      now.UTC().Truncate(time.Second),
-		Interval:   release.Duration{Duration: a.IntervalOrDefault()},
-		Warmup:     release.Duration{Duration: a.WarmupOrZero()},
-		Looks:      a.Looks(),
+		Interval:   release.Duration{Duration: sc.interval},
+		Warmup:     release.Duration{Duration: sc.warmup},
+		Looks:      sc.looks,
 		Scrape:     release.Duration{Duration: scrape},
 		Lag:        release.Duration{Duration: lagScrapes * scrape},
 		Alpha:      spec.Analysis.AlphaOrDefault(),
@@ -80,10 +106,10 @@ func Resolve(spec release.Spec, step int, stable string, now time.Time, s Settin
 		Prometheus: redact.URL(addr),
 	}
 	host := kube.HostFQDN(spec.Traffic.Host, spec.Workload.Namespace)
-	for _, m := range a.Metrics {
+	for _, m := range sc.metrics {
 		r, err := resolveMetric(m, host)
 		if err != nil {
-			return nil, fmt.Errorf("step %d metric %s: %w", step, m.Name, err)
+			return nil, fmt.Errorf("%s metric %s: %w", what, m.Name, err)
 		}
 		run.Metrics = append(run.Metrics, r)
 	}

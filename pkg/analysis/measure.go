@@ -135,9 +135,10 @@ type Cache struct {
 }
 
 type cacheKey struct {
-	release string
-	start   time.Time
-	k       int
+	release    string
+	background bool // a background analysis may start with a step's
+	start      time.Time
+	k          int
 }
 
 // maxCached bounds the cache: past it, it starts afresh (the looks are
@@ -149,7 +150,7 @@ func (c *Cache) Measure(ctx context.Context, src Source, name string, run *relea
 	if c == nil {
 		return Measure(ctx, src, run, k)
 	}
-	key := cacheKey{name, run.Start, k}
+	key := cacheKey{name, run.Background, run.Start, k}
 	c.mu.Lock()
 	looks, ok := c.looks[key]
 	c.mu.Unlock()

@@ -69,17 +69,34 @@ func Judge(name string, run *release.AnalysisRun, looks [][]Look) Outcome {
 	switch {
 	case len(failed) > 0:
 		out.Verdict, out.Reason = release.Failed, "AnalysisFailed"
-		out.Message = fmt.Sprintf("analysis of step %d failed at look %d of %d: %s", run.Step, n, run.Looks, strings.Join(failed, "; "))
+		out.Message = fmt.Sprintf("%s failed at look %s: %s", Title(run), lookOf(run, n), strings.Join(failed, "; "))
 	case n < run.Looks:
 		// Not at the horizon: go on.
 	case len(unsure) > 0:
 		out.Verdict, out.Reason = release.Inconclusive, reasonOf(out.Evidence.Metrics)
-		out.Message = fmt.Sprintf("analysis of step %d inconclusive after %d looks: %s; approve to go on, abort to go back", run.Step, n, strings.Join(unsure, "; "))
+		out.Message = fmt.Sprintf("%s inconclusive after %d looks: %s; approve to go on, abort to go back", Title(run), n, strings.Join(unsure, "; "))
 	default:
 		out.Verdict, out.Reason = release.Successful, "AnalysisSuccessful"
-		out.Message = fmt.Sprintf("analysis of step %d successful after %d looks", run.Step, n)
+		out.Message = fmt.Sprintf("%s successful after %d looks", Title(run), n)
 	}
 	return out
+}
+
+// Title names run in messages: "analysis of step 2", or "background
+// analysis (from step 1)".
+func Title(run *release.AnalysisRun) string {
+	if run.Background {
+		return fmt.Sprintf("background analysis (from step %d)", run.Step)
+	}
+	return fmt.Sprintf("analysis of step %d", run.Step)
+}
+
+// lookOf is "k of n", or "k" for the background analysis, which has no horizon.
+func lookOf(run *release.AnalysisRun, k int) string {
+	if run.Background {
+		return fmt.Sprint(k)
+	}
+	return fmt.Sprintf("%d of %d", k, run.Looks)
 }
 
 // judgeLooks converts a metric's looks for the judge.
@@ -109,7 +126,7 @@ func Unreadable(name string, run *release.AnalysisRun, looks [][]Look, cause err
 	if !Unavailable(cause) {
 		out.Reason = reasonInvalid
 	}
-	out.Message = fmt.Sprintf("analysis of step %d inconclusive: look %d could not be read (%v); approve to go on, abort to go back", run.Step, out.Look+1, cause)
+	out.Message = fmt.Sprintf("%s inconclusive: look %d could not be read (%v); approve to go on, abort to go back", Title(run), out.Look+1, cause)
 	return out
 }
 
@@ -137,6 +154,20 @@ func Dir(release string) string { return path.Join("analysis", release) }
 // File is the evidence file of one step, relative to gitcanary's directory.
 func File(release string, step int) string {
 	return path.Join(Dir(release), fmt.Sprintf("step-%d.yaml", step))
+}
+
+// BackgroundFile is the evidence file of the background analysis,
+// relative to gitcanary's directory.
+func BackgroundFile(release string) string {
+	return path.Join(Dir(release), "background.yaml")
+}
+
+// FileOf is the evidence file of run.
+func FileOf(release string, run *release.AnalysisRun) string {
+	if run.Background {
+		return BackgroundFile(release)
+	}
+	return File(release, run.Step)
 }
 
 // Marshal writes evidence as YAML.

@@ -17,8 +17,20 @@ import (
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
 
-// printAnalysis adds the release's analysis to status's table.
+// printAnalysis adds the release's analyses to status's table.
 func printAnalysis(tw io.Writer, r *release.Release) {
+	if b := r.Status.Background; b != nil {
+		switch b.Verdict {
+		case "":
+			fmt.Fprintf(tw, "Background:	from step %d: %s against %s, a look every %s from %s (Prometheus %s)\n",
+				b.Step+1, b.Canary, b.Stable, b.Interval.Duration, b.LookEnd(0).Format("15:04:05"), b.Prometheus)
+		default:
+			fmt.Fprintf(tw, "Background:	from step %d: %s (%s)\n", b.Step+1, b.Verdict, b.Reason)
+			if b.Evidence != "" {
+				fmt.Fprintf(tw, "Evidence:\t%s\n", b.Evidence)
+			}
+		}
+	}
 	a := r.Status.Analysis
 	if a == nil {
 		return
@@ -94,7 +106,11 @@ func newReplay(g *globals) *cobra.Command {
 				for _, m := range out.Evidence.Metrics {
 					ms = append(ms, fmt.Sprintf("%s=%s θ̂=%.2f", m.Name, m.Verdict.Decision, m.Verdict.ThetaHat))
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", committed.Step+1, committed.Verdict, verdictOr(out.Verdict), out.Look, strings.Join(ms, ", "), p)
+				step := fmt.Sprint(committed.Step + 1)
+				if committed.Background {
+					step = "background"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", step, committed.Verdict, verdictOr(out.Verdict), out.Look, strings.Join(ms, ", "), p)
 			}
 			tw.Flush()
 			if differ > 0 {

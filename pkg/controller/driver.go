@@ -203,6 +203,9 @@ func (d *Driver) reconcile(ctx context.Context, ns string, r *release.Release) (
 		switch {
 		case out.Awaiting:
 			res.Requeue = d.approvalPoll()
+			if out.Wake > 0 && out.Wake < res.Requeue {
+				res.Requeue = out.Wake
+			}
 		case out.Wait > 0 && out.Wait < res.Requeue:
 			res.Requeue = out.Wait
 		}

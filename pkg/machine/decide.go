@@ -33,6 +33,9 @@ type decision struct {
 	errored bool
 	// final: the commit records the end of the release.
 	final bool
+	// wake, when positive, is when something other than a person is due
+	// during an awaiting wait (the background analysis's next look).
+	wake time.Duration
 }
 
 func wait(d time.Duration, format string, args ...any) decision {
@@ -121,7 +124,7 @@ func decide(v view) decision {
 	if !ok {
 		return wait(0, "unknown phase %q", phase)
 	}
-	d := h(v)
+	d := background(v, h(v))
 	d.converged = true
 	return d
 }

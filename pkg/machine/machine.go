@@ -121,6 +121,9 @@ type Outcome struct {
 	Converged bool
 	// Awaiting: the release waits for an approval.
 	Awaiting bool
+	// Wake, when positive, ends an awaiting wait early: something other
+	// than a person is due then (the background analysis's next look).
+	Wake time.Duration
 	// Superseded: a later commit changed what gitcanary owns in the app
 	// path (another release, a person); the release stopped (Done is set).
 	Superseded bool
@@ -220,7 +223,7 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 	}
 	dec := decide(v)
 	m.deps.log().Debug("step", "release", m.name, "phase", rec.Status.Phase, "commit", shortHash(last.Hash), "argo", v.argo.State, "decision", dec.reason)
-	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting, Errored: dec.errored}
+	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting, Wake: dec.wake, Errored: dec.errored}
 	switch dec.kind {
 	case doSync:
 		// The Application's target revision (the branch head, which

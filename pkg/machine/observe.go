@@ -25,6 +25,9 @@ type view struct {
 	cluster *clusterFacts
 	// analysis holds the looks read, while Analyzing and converged.
 	analysis *analysisFacts
+	// background holds the background analysis's looks, in the phases of
+	// the steps once converged.
+	background *analysisFacts
 }
 
 // clusterFacts are what the cluster itself shows for the last commit.
@@ -77,8 +80,14 @@ func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, l
 		return v, nil
 	}
 	v.cluster = &clusterFacts{problem: problem}
-	if rec.Status.Phase == release.Analyzing && problem == "" && v.argo.State == argocd.Converged && rec.Status.Analysis != nil {
-		v.analysis = m.measure(ctx, rec, v.now)
+	if problem != "" || v.argo.State != argocd.Converged {
+		return v, nil
+	}
+	if rec.Status.Phase == release.Analyzing && rec.Status.Analysis != nil {
+		v.analysis = m.measure(ctx, rec.Status.Analysis, v.now)
+	}
+	if backgroundRuns(rec) {
+		v.background = m.measure(ctx, rec.Status.Background, v.now)
 	}
 	return v, nil
 }

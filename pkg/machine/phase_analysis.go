@@ -52,10 +52,9 @@ func stableVersion(d *draft) string {
 	return best
 }
 
-// measure reads the looks of the release's analysis that are due,
-// through the process's cache of looks (Deps.Looks).
-func (m *Machine) measure(ctx context.Context, rec *release.Release, now time.Time) *analysisFacts {
-	run := rec.Status.Analysis
+// measure reads the looks of run that are due, through the process's
+// cache of looks (Deps.Looks).
+func (m *Machine) measure(ctx context.Context, run *release.AnalysisRun, now time.Time) *analysisFacts {
 	f := &analysisFacts{looks: make([][]analysis.Look, len(run.Metrics))}
 	src, err := m.source(run)
 	if err != nil {
@@ -126,13 +125,9 @@ func verdict(out analysis.Outcome) mutation {
 		}
 		run := *st.Analysis
 		run.Verdict, run.Reason, run.Message, run.Look = out.Verdict, out.Reason, out.Message, out.Look
-		run.Evidence = d.app.dir(analysis.File(d.rec.Metadata.Name, run.Step))
-		out.Evidence.Run = &run
-		data, err := out.Evidence.Marshal()
-		if err != nil {
+		if err := recordEvidence(d, &run, out); err != nil {
 			return err
 		}
-		d.extra = map[string][]byte{run.Evidence: data}
 		st.Analysis = &run
 		switch out.Verdict {
 		case release.Failed:
@@ -152,4 +147,20 @@ func verdict(out analysis.Outcome) mutation {
 		d.message = out.Message + "; " + d.message
 		return nil
 	}
+}
+
+// recordEvidence writes the evidence of run's verdict into the commit
+// and names its file in run.
+func recordEvidence(d *draft, run *release.AnalysisRun, out analysis.Outcome) error {
+	run.Evidence = d.app.dir(analysis.FileOf(d.rec.Metadata.Name, run))
+	out.Evidence.Run = run
+	data, err := out.Evidence.Marshal()
+	if err != nil {
+		return err
+	}
+	if d.extra == nil {
+		d.extra = map[string][]byte{}
+	}
+	d.extra[run.Evidence] = data
+	return nil
 }

@@ -12,6 +12,7 @@ func promoteRoutes(why string) mutation {
 			return err
 		}
 		d.phase, d.action, d.message = release.Promoting, "promote", why
+		endBackground(d)
 		return nil
 	}
 }

@@ -57,11 +57,13 @@ func advance(d *draft) error {
 		d.phase, d.action = release.Paused, fmt.Sprintf("step/%d/pause", i)
 		d.message = fmt.Sprintf("step %d: %s", i, step.Describe())
 	case step.Analysis != nil:
-		return startAnalysis(d, i)
+		if err := startAnalysis(d, i); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("step %d: %s cannot be run", i, step.Describe())
 	}
-	return nil
+	return startBackground(d, i)
 }
 
 // setWeight is the manual set-weight: the step cursor stays where it is and

@@ -74,7 +74,11 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 		}
 		b.Reset()
 		if p := out.Release.Status.Phase; out.Converged && (p == release.Paused || p == release.Analyzing) && out.Head != "" {
-			if err := m.idle(ctx, out.Head, out.Wait, out.Awaiting); err != nil {
+			wait, awaiting := out.Wait, out.Awaiting
+			if awaiting && out.Wake > 0 {
+				wait, awaiting = out.Wake, false
+			}
+			if err := m.idle(ctx, out.Head, wait, awaiting); err != nil {
 				return out.Release, err
 			}
 			continue

@@ -23,7 +23,47 @@ type AnalysisDefaults struct {
 	// Detect is the smallest canary/stable ratio of bad-event rates an
 	// analysis must detect with 95% power (default 2).
 	Detect *float64 `json:"detect,omitempty"`
+	// Background is an analysis that runs alongside the steps, from
+	// StartingStep until the promotion; it can only fail the release.
+	Background *Background `json:"background,omitempty"`
 }
+
+// Background is spec.analysis.background: one analysis from the step
+// StartingStep (an index of spec.steps, as Argo Rollouts counts) until
+// the promotion, never restarted. It has no horizon: it cannot succeed
+// or be inconclusive, only fail, by the judge's sequential test, at any
+// look, whatever the release is doing then (a pause, a weight step,
+// another analysis); the failure abandons the release at once.
+type Background struct {
+	StartingStep int `json:"startingStep"`
+	// Interval is the time between looks (default 30s).
+	Interval *Duration `json:"interval,omitempty"`
+	// Warmup is left out of the counts after the analysis starts.
+	Warmup  *Duration `json:"warmup,omitempty"`
+	Metrics []Metric  `json:"metrics,omitempty"`
+	// Templates is refused by this version: see validate.
+	Templates []string `json:"templates,omitempty"`
+}
+
+// IntervalOrDefault returns the time between looks.
+func (b *Background) IntervalOrDefault() time.Duration {
+	if b.Interval == nil {
+		return DefaultInterval
+	}
+	return b.Interval.Duration
+}
+
+// WarmupOrZero returns the warmup.
+func (b *Background) WarmupOrZero() time.Duration {
+	if b.Warmup == nil {
+		return 0
+	}
+	return b.Warmup.Duration
+}
+
+// BackgroundLooks is how many looks a background analysis reads at most:
+// it stops reading after them (at one look every 30 s, 34 days).
+const BackgroundLooks = 100_000
 
 // Prometheus locates a Prometheus server.
 type Prometheus struct {
@@ -178,9 +218,12 @@ func (a *Analysis) Looks() int {
 // as evidence in git.
 const maxLooks = 1000
 
-func (v *validator) analysisDefaults(a *AnalysisDefaults) {
+func (v *validator) analysisDefaults(a *AnalysisDefaults, steps int) {
 	if a == nil {
 		return
+	}
+	if b := a.Background; b != nil {
+		v.background("spec.analysis.background", b, steps)
 	}
 	if a.Prometheus != nil {
 		v.prometheus("spec.analysis.prometheus.address", a.Prometheus.Address)
@@ -239,15 +282,37 @@ func (v *validator) analysis(p string, a *Analysis) {
 			v.add(p+".interval", "%s gives %d looks in %s; at most %d: make it longer", a.IntervalOrDefault(), n, a.Duration.Duration, maxLooks)
 		}
 	}
-	if len(a.Metrics) == 0 {
+	v.metrics(p, a.Metrics)
+}
+
+// background checks spec.analysis.background against a release of steps steps.
+func (v *validator) background(p string, b *Background, steps int) {
+	if len(b.Templates) > 0 {
+		v.add(p+".templates", "analysis templates are not supported by this version of gitcanary; list the metrics")
+	}
+	if b.StartingStep < 0 || b.StartingStep >= steps {
+		v.add(p+".startingStep", "%d is not a step: spec.steps has %d, numbered from 0", b.StartingStep, steps)
+	}
+	if b.Interval != nil && b.Interval.Duration < time.Second {
+		v.add(p+".interval", "must be at least 1s, got %s", b.Interval.Duration)
+	}
+	if b.Warmup != nil && b.Warmup.Duration < 0 {
+		v.add(p+".warmup", "must not be negative, got %s", b.Warmup.Duration)
+	}
+	v.metrics(p, b.Metrics)
+}
+
+// metrics checks the metrics of an analysis at p.
+func (v *validator) metrics(p string, ms []Metric) {
+	if len(ms) == 0 {
 		v.add(p+".metrics", "is required: at least one metric to judge")
 	}
 	names := map[string]bool{}
-	for i, m := range a.Metrics {
+	for i, m := range ms {
 		mp := fmt.Sprintf("%s.metrics[%d]", p, i)
 		v.dnsLabel(mp+".name", m.Name)
 		if names[m.Name] {
-			v.add(mp+".name", "%q is used twice in this step", m.Name)
+			v.add(mp+".name", "%q is used twice in this analysis", m.Name)
 		}
 		names[m.Name] = true
 		v.metric(mp, m)

@@ -8,8 +8,12 @@ import "time"
 // the timestamps this schedule gives, so any process, now or later,
 // reads the same counts and reaches the same verdict.
 type AnalysisRun struct {
-	// Step is the analysis step's index in spec.steps.
+	// Step is the analysis step's index in spec.steps; for the
+	// background analysis, the step it started at.
 	Step int `json:"step"`
+	// Background marks the background analysis (status.background): it
+	// has no horizon (Looks is BackgroundLooks) and can only fail.
+	Background bool `json:"background,omitempty"`
 	// Start is when the analysis began (its commit); look k (1..Looks)
 	// covers Start+Warmup+(k-1)·Interval to Start+Warmup+k·Interval.
 	Start    time.Time `json:"start"`

@@ -51,6 +51,21 @@ func TestAnalysisStepValidates(t *testing.T) {
 	}
 }
 
+func TestBackgroundValidates(t *testing.T) {
+	doc := strings.Replace(withAnalysis(), "    detect: 2\n", "    detect: 2\n    background: {startingStep: 1, interval: 20s, metrics: [{name: errors, compare: {istio: errors}}]}\n", 1)
+	r, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Validate(r, ValidateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b := r.Spec.Analysis.Background
+	if b == nil || b.StartingStep != 1 || b.IntervalOrDefault().String() != "20s" || len(b.Metrics) != 1 {
+		t.Fatalf("background = %+v", b)
+	}
+}
+
 func TestAnalysisValidation(t *testing.T) {
 	cases := []struct{ name, old, new, want string }{
 		{"no duration", "        duration: 5m\n", "", "spec.steps[2].analysis.duration: is required: the horizon at which the verdict is final (e.g. 5m)"},
@@ -60,7 +75,7 @@ func TestAnalysisValidation(t *testing.T) {
 		{"interval under a second", "interval: 30s", "interval: 100ms", "spec.steps[2].analysis.interval: must be at least 1s, got 100ms"},
 		{"no metrics", "        metrics:\n", "        metrics: []\n        x:\n", "spec.steps[2].analysis.x: unknown field"},
 		{"empty metrics", "          - {name: errors, compare: {istio: errors}}\n          - {name: latency, compare: {istio: latency, slowerThan: 250ms}}\n          - {name: checkout, compare: {bad: 'checkout_total{outcome=\"failed\"}', total: checkout_total, versionLabel: app_version}}\n", "", "spec.steps[2].analysis.metrics: is required: at least one metric to judge"},
-		{"metric name twice", "name: latency", "name: errors", `spec.steps[2].analysis.metrics[1].name: "errors" is used twice in this step`},
+		{"metric name twice", "name: latency", "name: errors", `spec.steps[2].analysis.metrics[1].name: "errors" is used twice in this analysis`},
 		{"metric name not a label", "name: latency", "name: Latency_P99", `spec.steps[2].analysis.metrics[1].name: "Latency_P99" is not a DNS-1123 label`},
 		{"unknown istio metric", "istio: errors}", "istio: saturation}", `spec.steps[2].analysis.metrics[0].compare.istio: must be errors or latency, got "saturation"`},
 		{"latency without bound", "istio: latency, slowerThan: 250ms", "istio: latency", "spec.steps[2].analysis.metrics[1].compare.slowerThan: is required with istio: latency"},
@@ -78,6 +93,12 @@ func TestAnalysisValidation(t *testing.T) {
 		{"query refused", "{name: errors, compare: {istio: errors}}", "{name: errors, query: 'up', successCondition: 'result[0] == 1'}", "spec.steps[2].analysis.metrics[0]: query and web metrics are not supported by this version of gitcanary; use compare"},
 		{"condition on compare", "{name: errors, compare: {istio: errors}}", "{name: errors, compare: {istio: errors}, successCondition: 'true'}", "spec.steps[2].analysis.metrics[0]: successCondition and failureCondition go with query and web"},
 		{"templates refused", "        warmup: 30s\n", "        warmup: 30s\n        templates: [golden-signals]\n", "spec.steps[2].analysis.templates: analysis templates are not supported by this version of gitcanary"},
+		{"background starting step out of range", "    detect: 2\n", "    detect: 2\n    background: {startingStep: 9, metrics: [{name: errors, compare: {istio: errors}}]}\n", "spec.analysis.background.startingStep: 9 is not a step: spec.steps has 5, numbered from 0"},
+		{"background negative starting step", "    detect: 2\n", "    detect: 2\n    background: {startingStep: -1, metrics: [{name: errors, compare: {istio: errors}}]}\n", "spec.analysis.background.startingStep: -1 is not a step"},
+		{"background interval under a second", "    detect: 2\n", "    detect: 2\n    background: {interval: 10ms, metrics: [{name: errors, compare: {istio: errors}}]}\n", "spec.analysis.background.interval: must be at least 1s, got 10ms"},
+		{"background without metrics", "    detect: 2\n", "    detect: 2\n    background: {startingStep: 1}\n", "spec.analysis.background.metrics: is required: at least one metric to judge"},
+		{"background bad metric", "    detect: 2\n", "    detect: 2\n    background: {metrics: [{name: errors, compare: {istio: saturation}}]}\n", `spec.analysis.background.metrics[0].compare.istio: must be errors or latency, got "saturation"`},
+		{"background with a horizon", "    detect: 2\n", "    detect: 2\n    background: {duration: 5m, metrics: [{name: errors, compare: {istio: errors}}]}\n", "spec.analysis.background.duration: unknown field"},
 		{"alpha too big", "alpha: 0.01", "alpha: 0.5", "spec.analysis.alpha: must be more than 0 and at most 0.2, got 0.5"},
 		{"detect one", "detect: 2", "detect: 1", "spec.analysis.detect: must be more than 1 (a canary as bad as the stable version cannot be told apart) and at most 100, got 1"},
 		{"prometheus with a password", "http://prometheus.istio-system.svc:9090", "http://admin:hunter2@prometheus:9090", "spec.analysis.prometheus.address: carries a password in its user info (user:password@); credentials for Prometheus go in gitcanary's configuration"},

@@ -61,6 +61,9 @@ func (v *validator) status(r *Release) {
 	} else if st.Phase == Analyzing && (st.Analysis == nil || st.Analysis.Step != st.Step) {
 		v.add("status.analysis", "is missing or of another step, but the phase is Analyzing at step %d", st.Step)
 	}
+	if b := st.Background; b != nil && !b.Background {
+		v.add("status.background.background", "must be true: status.background holds the background analysis")
+	}
 	if st.Seq < 1 {
 		v.add("status.seq", "must be at least 1 (the record's first commit), got %d", st.Seq)
 	}

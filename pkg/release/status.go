@@ -32,6 +32,9 @@ type Status struct {
 	Control *Control `json:"control,omitempty"`
 	// Analysis is the analysis of the current or last analysis step.
 	Analysis *AnalysisRun `json:"analysis,omitempty"`
+	// Background is the background analysis (spec.analysis.background)
+	// once the release has reached its starting step.
+	Background *AnalysisRun `json:"background,omitempty"`
 	History  []Entry      `json:"history,omitempty"`
 }
 
