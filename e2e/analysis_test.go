@@ -47,11 +47,18 @@ func newAnalysisScenario(t *testing.T, name string, profiles map[string]traffics
 // request rate.
 func newAnalysisScenarioWith(t *testing.T, name, steps string, rps float64, profiles map[string]trafficsim.Profile) *analysisScenario {
 	t.Helper()
+	return newAnalysisScenarioSpec(t, name, steps, "", rps, profiles)
+}
+
+// newAnalysisScenarioSpec is newAnalysisScenarioWith with more fields of
+// spec.analysis (", background: {...}").
+func newAnalysisScenarioSpec(t *testing.T, name, steps, analysisFields string, rps float64, profiles map[string]trafficsim.Profile) *analysisScenario {
+	t.Helper()
 	env := testbed.Require(t)
 	p := env.Prometheus(t)
 	proxy := netfault.New(t, strings.TrimPrefix(p.URL, "http://"))
 	s := newScenario(t, name, templates.ReleaseParams{Steps: steps,
-		Analysis: fmt.Sprintf("{prometheus: {address: %q, scrapeInterval: 1s}}", "http://"+proxy.Addr())})
+		Analysis: fmt.Sprintf("{prometheus: {address: %q, scrapeInterval: 1s}%s}", "http://"+proxy.Addr(), analysisFields)})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	sim := trafficsim.New(trafficsim.Config{Namespace: s.ns, Service: "reviews", RPS: rps, Seed: 7, Profiles: profiles},

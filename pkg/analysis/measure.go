@@ -145,21 +145,23 @@ type cacheKey struct {
 // read again, with the same counts).
 const maxCached = 100_000
 
-// Measure is the package's Measure, through the cache.
-func (c *Cache) Measure(ctx context.Context, src Source, name string, run *release.AnalysisRun, k int) ([]Look, error) {
+// Measure is the package's Measure, through the cache; read reports
+// that the looks were read from src, not the cache.
+func (c *Cache) Measure(ctx context.Context, src Source, name string, run *release.AnalysisRun, k int) (looks []Look, read bool, err error) {
 	if c == nil {
-		return Measure(ctx, src, run, k)
+		looks, err = Measure(ctx, src, run, k)
+		return looks, err == nil, err
 	}
 	key := cacheKey{name, run.Background, run.Start, k}
 	c.mu.Lock()
 	looks, ok := c.looks[key]
 	c.mu.Unlock()
 	if ok {
-		return looks, nil
+		return looks, false, nil
 	}
-	looks, err := Measure(ctx, src, run, k)
+	looks, err = Measure(ctx, src, run, k)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	c.mu.Lock()
 	if c.looks == nil || len(c.looks) >= maxCached {
@@ -167,5 +169,5 @@ func (c *Cache) Measure(ctx context.Context, src Source, name string, run *relea
 	}
 	c.looks[key] = looks
 	c.mu.Unlock()
-	return looks, nil
+	return looks, true, nil
 }

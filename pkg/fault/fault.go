@@ -31,6 +31,9 @@ const (
 	// AfterPruneSync: Argo CD was asked to sync with prune (a retirement
 	// or a revert); it deletes objects while nobody drives the release.
 	AfterPruneSync = "after-prune-sync"
+	// AfterLook: a look of an analysis was read from the metrics store
+	// (not from the process's cache); its verdict is not committed.
+	AfterLook = "after-look"
 )
 
 var (

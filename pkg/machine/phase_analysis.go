@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/analysis"
+	"github.com/gitcanary/gitcanary/pkg/fault"
 	"github.com/gitcanary/gitcanary/pkg/prom"
 	"github.com/gitcanary/gitcanary/pkg/release"
 )
@@ -63,16 +64,29 @@ func (m *Machine) measure(ctx context.Context, run *release.AnalysisRun, now tim
 	}
 	due := analysis.Due(run, now)
 	for k := 1; k <= due; k++ {
-		looks, err := m.deps.Looks.Measure(ctx, src, m.name, run, k)
+		looks, read, err := m.deps.Looks.Measure(ctx, src, m.name, run, k)
 		if err != nil {
 			f.err = err
 			return f
+		}
+		if read {
+			m.logLook(run, k, looks)
+			fault.Point(fault.AfterLook)
 		}
 		for i := range f.looks {
 			f.looks[i] = append(f.looks[i], looks[i])
 		}
 	}
 	return f
+}
+
+// logLook logs the counts of a look just read, one line per metric: what
+// the verdict's evidence will hold, whichever process commits it.
+func (m *Machine) logLook(run *release.AnalysisRun, k int, looks []analysis.Look) {
+	for i, l := range looks {
+		m.deps.log().Info("analysis look read", "release", m.name, "analysis", analysis.Title(run), "look", k,
+			"metric", run.Metrics[i].Name, "canary", fmt.Sprintf("%d/%d", l.Canary.Bad, l.Canary.Total), "stable", fmt.Sprintf("%d/%d", l.Stable.Bad, l.Stable.Total))
+	}
 }
 
 func (m *Machine) source(run *release.AnalysisRun) (analysis.Source, error) {

@@ -35,7 +35,7 @@ type Status struct {
 	// Background is the background analysis (spec.analysis.background)
 	// once the release has reached its starting step.
 	Background *AnalysisRun `json:"background,omitempty"`
-	History  []Entry      `json:"history,omitempty"`
+	History    []Entry      `json:"history,omitempty"`
 }
 
 // Weight is the share of traffic one version receives.
