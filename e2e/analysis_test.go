@@ -23,18 +23,19 @@ import (
 const analysisSteps = "[{setWeight: 50}, {analysis: {duration: 40s, interval: 10s, metrics: [{name: errors, compare: {istio: errors}}]}}, {setWeight: 100}]"
 
 // analysisRPS is the simulated traffic: enough for 95% power in four
-// 10-second looks at 5% errors, and little enough that the simulator
-// answers Prometheus's 1-second scrapes on a loaded 2-core machine
-// (at 1,000 rps, under make test, its scrapes timed out).
+// 10-second looks at 5% errors. (At 1,000 rps, with the simulator inside
+// the test binary, its scrapes timed out under make test; it runs as a
+// process of its own now, simProcess.)
 const analysisRPS = 300
 
 // analysisScenario is a scenario whose service gets simulated traffic by
-// the weights the cluster applies, with Istio's metrics scraped every
-// second by the bed's Prometheus (or one started for the test), reached
-// through a proxy the test can take down.
+// the weights the cluster applies (the simulator runs as a process of its
+// own), with Istio's metrics scraped every second by the bed's Prometheus
+// (or one started for the test), reached through a proxy the test can
+// take down.
 type analysisScenario struct {
 	*scenario
-	sim   *trafficsim.Sim
+	sim   *simProcess
 	proxy *netfault.Proxy
 }
 
@@ -59,23 +60,24 @@ func newAnalysisScenarioSpec(t *testing.T, name, steps, analysisFields string, r
 	proxy := netfault.New(t, strings.TrimPrefix(p.URL, "http://"))
 	s := newScenario(t, name, templates.ReleaseParams{Steps: steps,
 		Analysis: fmt.Sprintf("{prometheus: {address: %q, scrapeInterval: 1s}%s}", "http://"+proxy.Addr(), analysisFields)})
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	sim := trafficsim.New(trafficsim.Config{Namespace: s.ns, Service: "reviews", RPS: rps, Seed: 7, Profiles: profiles},
-		simReader(t, s.env.Kubeconfig))
-	if err := sim.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
-	p.AddTarget(t, s.ns, sim.Addr(), nil)
-	if err := sim.WaitScrapes(ctx, 2); err != nil {
-		t.Fatalf("Prometheus does not scrape the simulator: %v", err)
+	sim := startSimProcess(t, s.env.Kubeconfig, s.ns, rps, 7, profiles)
+	p.AddTarget(t, s.ns, sim.addr, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := waitScraped(ctx, func() (bool, time.Time) {
+		tg, err := p.Target(sim.addr)
+		return err == nil && tg.Health == "up", tg.LastScrape
+	})
+	if err != nil {
+		t.Fatalf("Prometheus does not scrape the simulator: %v; %s", err, p.TargetHealth(sim.addr))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			snap := sim.Snapshot()
-			t.Logf("traffic simulator: %d scrapes served, %d series, %d unrouted; %s",
-				snap.Scrapes, snap.Series, snap.Unrouted, p.TargetHealth(sim.Addr()))
+			out := sim.output()
+			if n := len(out); n > 4000 {
+				out = out[n-4000:]
+			}
+			t.Logf("%s; the traffic simulator's output ends:\n%s", p.TargetHealth(sim.addr), out)
 		}
 	})
 	return &analysisScenario{scenario: s, sim: sim, proxy: proxy}

@@ -194,40 +194,62 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// TargetHealth describes Prometheus's view of the target at addr: its
-// health, the last scrape's duration and error, as /api/v1/targets
-// gives them. It is for a failing test's log: why samples stopped.
-func (p *Prometheus) TargetHealth(addr string) string {
+// Target is Prometheus's view of one scrape target (/api/v1/targets).
+type Target struct {
+	Found              bool
+	Health             string // up, down, unknown
+	LastError          string
+	LastScrape         time.Time
+	LastScrapeDuration float64 // seconds
+	Of                 int     // active targets in all
+}
+
+// Target reads Prometheus's view of the target at addr (host:port).
+func (p *Prometheus) Target(addr string) (Target, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/api/v1/targets", nil)
 	if err != nil {
-		return err.Error()
+		return Target{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Sprintf("Prometheus does not answer: %v", err)
+		return Target{}, fmt.Errorf("Prometheus does not answer: %w", err)
 	}
 	defer resp.Body.Close()
 	var body struct {
 		Data struct {
 			ActiveTargets []struct {
-				ScrapeURL          string  `json:"scrapeUrl"`
-				Health             string  `json:"health"`
-				LastError          string  `json:"lastError"`
-				LastScrape         string  `json:"lastScrape"`
-				LastScrapeDuration float64 `json:"lastScrapeDuration"`
+				ScrapeURL          string    `json:"scrapeUrl"`
+				Health             string    `json:"health"`
+				LastError          string    `json:"lastError"`
+				LastScrape         time.Time `json:"lastScrape"`
+				LastScrapeDuration float64   `json:"lastScrapeDuration"`
 			} `json:"activeTargets"`
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return fmt.Sprintf("targets: %v", err)
+		return Target{}, fmt.Errorf("targets: %w", err)
 	}
+	out := Target{Of: len(body.Data.ActiveTargets)}
 	for _, t := range body.Data.ActiveTargets {
 		if strings.Contains(t.ScrapeURL, "//"+addr+"/") {
-			return fmt.Sprintf("target %s: %s, last scrape %s took %.3fs, last error %q (of %d targets)",
-				addr, t.Health, t.LastScrape, t.LastScrapeDuration, t.LastError, len(body.Data.ActiveTargets))
+			out.Found, out.Health, out.LastError, out.LastScrape, out.LastScrapeDuration = true, t.Health, t.LastError, t.LastScrape, t.LastScrapeDuration
 		}
 	}
-	return fmt.Sprintf("target %s is not among Prometheus's %d active targets", addr, len(body.Data.ActiveTargets))
+	return out, nil
+}
+
+// TargetHealth describes Prometheus's view of the target at addr, for a
+// failing test's log: why samples stopped.
+func (p *Prometheus) TargetHealth(addr string) string {
+	t, err := p.Target(addr)
+	switch {
+	case err != nil:
+		return err.Error()
+	case !t.Found:
+		return fmt.Sprintf("target %s is not among Prometheus's %d active targets", addr, t.Of)
+	}
+	return fmt.Sprintf("target %s: %s, last scrape %s took %.3fs, last error %q (of %d targets)",
+		addr, t.Health, t.LastScrape.Format(time.RFC3339), t.LastScrapeDuration, t.LastError, t.Of)
 }

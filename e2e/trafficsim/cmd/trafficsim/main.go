@@ -69,11 +69,15 @@ func main() {
 	rps := flag.Float64("rps", 100, "requests per second")
 	listen := flag.String("listen", "127.0.0.1:0", "metrics address (loopback)")
 	targets := flag.String("targets", "", "file_sd directory of a Prometheus to register with")
+	seed := flag.Uint64("seed", 0, "random seed (0: from the clock)")
 	flag.Var(prof, "profile", "KEY=ERRORRATE[,BURST[,LATENCY]] for a version or image:TAG (repeatable)")
 	flag.Parse()
 	if *ns == "" || *svc == "" || *rps < 0 {
 		fmt.Fprintln(os.Stderr, "trafficsim: -namespace and -service are required, -rps ≥ 0")
 		os.Exit(2)
+	}
+	if *seed == 0 {
+		*seed = uint64(time.Now().UnixNano())
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
 	if err != nil {
@@ -84,7 +88,7 @@ func main() {
 	if err == nil {
 		var dyn dynamic.Interface
 		if dyn, err = dynamic.NewForConfig(cfg); err == nil {
-			err = run(&trafficsim.Reader{Core: core, Dynamic: dyn}, trafficsim.Config{Namespace: *ns, Service: *svc, RPS: *rps, Profiles: prof, Listen: *listen, Seed: uint64(time.Now().UnixNano())}, *targets)
+			err = run(&trafficsim.Reader{Core: core, Dynamic: dyn}, trafficsim.Config{Namespace: *ns, Service: *svc, RPS: *rps, Profiles: prof, Listen: *listen, Seed: *seed}, *targets)
 		}
 	}
 	if err != nil {
