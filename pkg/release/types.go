@@ -60,6 +60,8 @@ type Spec struct {
 	Control *Control `json:"control,omitempty"`
 	// Analysis holds what every analysis step uses (analysis.go).
 	Analysis *AnalysisDefaults `json:"analysis,omitempty"`
+	// Schedule holds the release's windows (schedule.go).
+	Schedule *Schedule `json:"schedule,omitempty"`
 }
 
 // Control holds requests to a running release. gitcanary acts on each
