@@ -56,6 +56,9 @@ type Deps struct {
 	Analysis analysis.Settings
 	// Looks caches the looks read, across machines (nil: none).
 	Looks *analysis.Cache
+	// Hooks calls the release's webhooks and remembers what it called,
+	// across machines (nil: a shared one without configured secrets).
+	Hooks *Hooks
 }
 
 func (d Deps) sleep(ctx context.Context, dur time.Duration) error {
@@ -127,6 +130,12 @@ type Outcome struct {
 	// Errored: the release waits because Argo CD or the cluster could not
 	// say (unreachable, a comparison error); Reason says what is wrong.
 	Errored bool
+	// Gated: a webhook gate holds the next commit (a wait like an
+	// approval); Reason names it and its answer, Wait is when it is asked again.
+	Gated bool
+	// Hooks, when set, is how soon a webhook wants the release looked at
+	// again (a rollback poll, a gate's retry), even in a pause.
+	Hooks time.Duration
 	// Release is the record the decision was taken on.
 	Release *release.Release
 	// Head is the branch's commit the record was read at.
@@ -195,6 +204,7 @@ func (m *Machine) StepFrom(ctx context.Context, rec *release.Release, app *App) 
 }
 
 func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) (Outcome, error) {
+	m.notify(ctx, rec, app) // event and post-release webhooks (webhooks_notify.go)
 	if rec.Status.Phase.Terminal() {
 		return Outcome{Release: rec, Done: true, Reason: fmt.Sprintf("release %s", rec.Status.Phase)}, nil
 	}
@@ -214,13 +224,18 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 	} else if why != "" {
 		return Outcome{Release: rec, Done: true, Superseded: true, Reason: why}, nil
 	}
+	abort, hooks := m.rollback(ctx, rec) // webhooks.go
+	if abort != nil {
+		return m.commitOutcome(ctx, rec, abort)
+	}
 	v, err := m.observe(ctx, rec, app, last)
 	if err != nil {
 		return Outcome{}, err
 	}
+	v.calls = m.duringAnalysis(ctx, rec, v) // webhooks_analysis.go
 	dec := decide(v)
 	m.deps.log().Debug("step", "release", m.name, "phase", rec.Status.Phase, "commit", shortHash(last.Hash), "argo", v.argo.State, "decision", dec.reason)
-	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting, Errored: dec.errored}
+	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting, Errored: dec.errored, Hooks: hooks}
 	switch dec.kind {
 	case doSync:
 		// The Application's target revision (the branch head, which
@@ -250,7 +265,14 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 			m.deps.log().Debug("refresh", "app", rec.Spec.ArgoCD.Application, "err", err)
 		}
 	case doCommit:
-		res, err := m.commit(ctx, rec.Status.Seq, dec.mutate)
+		calls, held := m.gate(ctx, rec, app, dec) // webhooks.go
+		if held != nil {
+			if hooks > 0 && hooks < held.Hooks {
+				held.Hooks = hooks // a rollback poll is due sooner
+			}
+			return *held, nil
+		}
+		res, err := m.commit(ctx, rec.Status.Seq, withCalls(dec.mutate, calls))
 		if errors.Is(err, ErrConflict) {
 			return Outcome{Release: rec, Reason: err.Error()}, nil
 		}
@@ -265,6 +287,18 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 		out.Done = true
 	}
 	return out, nil
+}
+
+// commitOutcome commits mut on the release as rec records it, as a step.
+func (m *Machine) commitOutcome(ctx context.Context, rec *release.Release, mut mutation) (Outcome, error) {
+	res, err := m.commit(ctx, rec.Status.Seq, mut)
+	if errors.Is(err, ErrConflict) {
+		return Outcome{Release: rec, Reason: err.Error()}, nil
+	}
+	if err != nil {
+		return Outcome{Release: rec}, err
+	}
+	return Outcome{Release: rec, Did: "commit", Commit: res.Commit.Hash, Pushes: res.Attempts, Reason: "rollback webhook"}, nil
 }
 
 // showEnd puts the release's final record on its Application: the end is

@@ -25,6 +25,8 @@ type view struct {
 	cluster *clusterFacts
 	// analysis holds the looks read, while Analyzing and converged.
 	analysis *analysisFacts
+	// calls are the answers of during-analysis webhooks (webhooks_analysis.go).
+	calls lookCalls
 }
 
 // clusterFacts are what the cluster itself shows for the last commit.

@@ -28,8 +28,10 @@ const (
 //   - while Argo CD and the cluster catch up with a commit, pollInterval;
 //   - while it cannot find out (Errored) or git, Argo CD or the API server
 //     fail transiently, by Backoff: about 1 s, doubling to about 15 s;
-//   - in a pause whose commit has converged, idle: cheap ref checks of the
-//     branch, and a full step only when it moved or the pause is due.
+//   - in a pause whose commit has converged, or while a webhook gate holds
+//     the next commit, idle: cheap ref checks of the branch, and a full
+//     step only when it moved, the pause is due or a webhook wants one
+//     (Outcome.Hooks: a gate asked again, a rollback webhook polled).
 func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*release.Release, error) {
 	var rec *release.Release // the record of the last step that succeeded
 	var b Backoff
@@ -73,8 +75,12 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 			continue
 		}
 		b.Reset()
-		if p := out.Release.Status.Phase; out.Converged && (p == release.Paused || p == release.Analyzing) && out.Head != "" {
-			if err := m.idle(ctx, out.Head, out.Wait, out.Awaiting); err != nil {
+		if p := out.Release.Status.Phase; out.Converged && (p == release.Paused || p == release.Analyzing || out.Gated) && out.Head != "" {
+			wait, awaiting := out.Wait, out.Awaiting
+			if out.Hooks > 0 && (awaiting || wait <= 0 || out.Hooks < wait) {
+				wait, awaiting = out.Hooks, false // a webhook's poll or retry is due first
+			}
+			if err := m.idle(ctx, out.Head, wait, awaiting); err != nil {
 				return out.Release, err
 			}
 			continue
