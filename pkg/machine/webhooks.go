@@ -65,8 +65,15 @@ type Hooks struct {
 
 	mu     sync.Mutex
 	polled map[string]time.Time
+	closed map[string]said // gates that said no, by release, webhook and held commit
 	looks  map[string]map[int]webhook.Answer
 	sent   map[string]cursor
+}
+
+// said is an answer and when it was given.
+type said struct {
+	at     time.Time
+	answer webhook.Answer
 }
 
 // NewHooks returns a process's webhook state around a client (nil: the
@@ -75,7 +82,7 @@ func NewHooks(c *webhook.Client) *Hooks {
 	if c == nil {
 		c = &webhook.Client{}
 	}
-	return &Hooks{Client: c, polled: map[string]time.Time{}, looks: map[string]map[int]webhook.Answer{}, sent: map[string]cursor{}}
+	return &Hooks{Client: c, polled: map[string]time.Time{}, closed: map[string]said{}, looks: map[string]map[int]webhook.Answer{}, sent: map[string]cursor{}}
 }
 
 // defaultHooks serves machines whose Deps name none.
@@ -176,15 +183,32 @@ func (m *Machine) gate(ctx context.Context, rec *release.Release, app *App, dec 
 	if err != nil {
 		return nil, nil // the commit itself will fail and say why
 	}
+	h, now := m.hooks(), m.deps.now()
 	var calls []git.Trailer
 	for _, t := range gatesOf(rec, app.State.Weights(), eff) {
 		for _, w := range rec.Spec.WebhooksOf(t) {
-			p := m.payload(rec, w, fmt.Sprintf("%s/%s/%d/%s", m.name, t, rec.Status.Seq, eff.action))
-			p.Next = &webhook.Next{Action: eff.action, Weights: eff.weights}
-			a := m.call(ctx, w, p)
+			every := w.IntervalOrDefault()
+			// A gate that said no is asked again once its interval is
+			// over, however often the release is looked at meanwhile.
+			k := fmt.Sprintf("%s/%s/%d/%s", m.key(rec), w.Name, rec.Status.Seq, eff.action)
+			h.mu.Lock()
+			last, ok := h.closed[k]
+			h.mu.Unlock()
+			a, left := last.answer, every-now.Sub(last.at)
+			if !ok || left <= 0 {
+				p := m.payload(rec, w, fmt.Sprintf("%s/%s/%d/%s", m.name, t, rec.Status.Seq, eff.action))
+				p.Next = &webhook.Next{Action: eff.action, Weights: eff.weights}
+				a, left = m.call(ctx, w, p), every
+			}
+			h.mu.Lock()
+			if a.OK() {
+				delete(h.closed, k)
+			} else if left == every {
+				h.closed[k] = said{at: now, answer: a}
+			}
+			h.mu.Unlock()
 			if !a.OK() {
-				every := w.IntervalOrDefault()
-				return nil, &Outcome{Release: rec, Converged: true, Gated: true, Wait: every, Hooks: every,
+				return nil, &Outcome{Release: rec, Converged: true, Gated: true, Wait: left, Hooks: left,
 					Reason: fmt.Sprintf("waiting for webhook %s (%s) before %s: it %s; asked again every %s", w.Name, t, eff.action, a, every)}
 			}
 			calls = append(calls, passed(w, a))
