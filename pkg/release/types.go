@@ -60,6 +60,8 @@ type Spec struct {
 	Control *Control `json:"control,omitempty"`
 	// Analysis holds what every analysis step uses (analysis.go).
 	Analysis *AnalysisDefaults `json:"analysis,omitempty"`
+	// Webhooks are called as the release goes (webhooks.go, docs/webhooks.md).
+	Webhooks []Webhook `json:"webhooks,omitempty"`
 }
 
 // Control holds requests to a running release. gitcanary acts on each
