@@ -204,5 +204,10 @@ func Replay(name string, e *Evidence) Outcome {
 	if out.Verdict == "" && (e.Run.Reason == reasonUnavailable || e.Run.Reason == reasonInvalid) {
 		out.Verdict, out.Reason, out.Message = release.Inconclusive, e.Run.Reason, e.Run.Message
 	}
+	// A during-analysis webhook's answer is not in the counts: its verdict
+	// stands unless the counts fail the canary by themselves.
+	if strings.HasPrefix(e.Run.Reason, "Webhook") && out.Verdict != release.Failed {
+		out.Verdict, out.Reason, out.Message = e.Run.Verdict, e.Run.Reason, e.Run.Message
+	}
 	return out
 }

@@ -208,6 +208,15 @@ var catalogue = []badInput{
 	{name: "release in invalid UTF-8", release: []edit{{old: "version: v2", new: "version: v\xff2"}},
 		want: "gitcanary: RELEASE: invalid release:\n  (document): not valid YAML: invalid leading UTF-8 octet"},
 
+	{name: "release webhook of an unknown type", release: []edit{{old: "steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]", new: "steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]\n  webhooks: [{name: gate, type: confirm-rollout, url: 'https://hooks.example/gate'}]"}},
+		want: "gitcanary: RELEASE: invalid release:\n  spec.webhooks[0].type: unknown webhook type \"confirm-rollout\"; use one of confirm-start, pre-route, during-analysis, confirm-step, confirm-promotion, rollback, post-release, event"},
+	{name: "release webhook url with a token", release: []edit{{old: "steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]", new: "steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]\n  webhooks: [{name: feed, type: event, url: 'https://hooks.example/feed?access_token=abcdef0123456789'}]"}},
+		want: "gitcanary: RELEASE: invalid release:\n  spec.webhooks[0].url: carries a credential in its query parameter \"access_token\"; a webhook's headers and secrets go in gitcanary's configuration (webhooks: in the config file), never in the Release, which is committed (docs/webhooks.md#secrets)"},
+	{name: "release webhook with headers", release: []edit{{old: "steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]", new: "steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]\n  webhooks: [{name: gate, type: confirm-step, url: 'https://hooks.example/gate', headers: {Authorization: x}}]"}},
+		want: "gitcanary: RELEASE: invalid release:\n  spec.webhooks[0].headers: unknown field"},
+	{name: "release webhooks with the same name", release: []edit{{old: "steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]", new: "steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]\n  webhooks: [{name: gate, type: confirm-step, url: 'https://hooks.example/a'}, {name: gate, type: rollback, url: 'https://hooks.example/b', interval: 0s}]"}},
+		want: "gitcanary: RELEASE: invalid release:\n  spec.webhooks[1].name: \"gate\" is used by another webhook; names are unique in a release\n  spec.webhooks[1].interval: must be at least 1s, got 0s"},
+
 	// gitcanary's record and state, edited by a person after the start.
 	{name: "record without status", started: true, recorded: []edit{{file: record, old: "\nstatus:", new: cut}}, args: statusArgs,
 		want: "gitcanary: apps/reviews/.gitcanary/releases/reviews-v2.yaml: invalid release:\n  status: is missing: a record is written by gitcanary with its status; restore the file from the commit that last changed it"},
@@ -237,6 +246,11 @@ var catalogue = []badInput{
 		want: "gitcanary: CONFIG: customWorkloads[0] (clonesets): path.podTemplate is required; path.replicas is required; path.statusReadyReplicas is required"},
 	{name: "config with a bad dot path", config: "customWorkloads:\n- name: clonesets\n  resourceSchema: {group: apps.kruise.io, version: v1alpha1, kind: CloneSet, resource: clonesets}\n  path: {podTemplate: '.spec.[template', replicas: .spec.replicas, statusReadyReplicas: .status.readyReplicas}\n", args: []string{"--config", "CONFIG", "lint", "-f", "RELEASE"},
 		want: "gitcanary: CONFIG: customWorkloads[0] (clonesets): workload kind apps.kruise.io/CloneSet: podTemplate path: \".spec.[template\": character '[' is not supported (plain dot paths only)"},
+	{name: "config webhook without name or urlPrefix", config: "webhooks:\n- headers: {Authorization: 'Bearer s3cr3t-value'}\n", args: []string{"--config", "CONFIG", "lint", "-f", "RELEASE"},
+		want: "gitcanary: CONFIG: invalid webhook configuration: webhooks[0]: set name or urlPrefix (or both) to say which webhooks it is for"},
+	{name: "config webhook secret from an unset variable", config: "webhooks:\n- name: gate\n  secretFromEnv: GITCANARY_TEST_UNSET_SECRET\n",
+		args: []string{"--config", "CONFIG", "start", "-f", "RELEASE", "--wait-for=none"},
+		want: "gitcanary: config: invalid webhook configuration: webhooks[0]: secretFromEnv names environment variable GITCANARY_TEST_UNSET_SECRET, which is not set"},
 	{name: "config file that does not exist", args: []string{"--config", "CONFIG.missing", "lint", "-f", "RELEASE"},
 		want: "gitcanary: config: open CONFIG.missing: no such file or directory"},
 

@@ -141,6 +141,8 @@ type globals struct {
 	prometheus string
 	// looks caches analysis looks for the process (analysis.Cache).
 	looks analysis.Cache
+	// hooks calls webhooks for the process (webhooks.go).
+	hooks *machine.Hooks
 	// argoEnvErr is a problem in ARGOCD_* variables, reported when Argo CD is needed.
 	argoEnvErr error
 }
@@ -241,8 +243,12 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	if err != nil {
 		return machine.Deps{}, nil, err
 	}
+	hooks, err := g.webhooks()
+	if err != nil {
+		return machine.Deps{}, nil, err
+	}
 	d := machine.Deps{Repo: repo, Builder: &kustomize.Krusty{}, Kinds: kinds, Log: g.logger(), Clock: time.Now,
-		Metrics: metricsSource, Analysis: analysis.Settings{Prometheus: g.prometheus}, Looks: &g.looks}
+		Metrics: metricsSource, Analysis: analysis.Settings{Prometheus: g.prometheus}, Looks: &g.looks, Hooks: hooks}
 	if !needCluster {
 		return d, func() {}, nil
 	}

@@ -84,6 +84,9 @@ wait. Metrics and health probes are served on their own addresses.`,
 			}
 			o.Driver.Builder, o.Driver.Clock, o.Driver.Log = &kustomize.Krusty{}, time.Now, o.Log
 			o.Driver.MetricsSource, o.Driver.Analysis = metricsSource, analysis.Settings{Prometheus: g.prometheus}
+			if o.Driver.Hooks, err = g.webhooks(); err != nil {
+				return err
+			}
 			if o.LeaderElectionID == "" {
 				o.LeaderElectionID = "gitcanary-" + g.instance
 			}

@@ -1,6 +1,6 @@
-// Package config reads gitcanary's configuration file: today, the custom
+// Package config reads gitcanary's configuration file: the custom
 // workload kinds a release may copy, described by where their facts live
-// instead of by code.
+// instead of by code, and the headers and secrets of webhooks.
 package config
 
 import (
@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitcanary/gitcanary/pkg/kube"
+	"github.com/gitcanary/gitcanary/pkg/webhook"
 )
 
 // File is the configuration file.
@@ -23,6 +24,10 @@ type File struct {
 	// CustomWorkloads are workload kinds beyond the built-in Deployment,
 	// StatefulSet, DaemonSet and WorkloadGroup.
 	CustomWorkloads []CustomWorkload `json:"customWorkloads,omitempty"`
+	// Webhooks give the webhooks of releases (spec.webhooks) their
+	// headers and signing secrets, matched by name or URL prefix
+	// (docs/webhooks.md#secrets). They never appear in a Release.
+	Webhooks []webhook.Auth `json:"webhooks,omitempty"`
 }
 
 // CustomWorkload describes one workload kind by field paths.
@@ -113,6 +118,11 @@ func Parse(data []byte, source string) (*File, error) {
 	if _, err := f.kinds(source); err != nil {
 		return nil, err
 	}
+	// The variables are read when the webhooks are wired (WebhookAuth);
+	// here only the entries' form is checked.
+	if _, err := webhook.Resolve(f.Webhooks, func(string) string { return "set" }); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
 	return &f, nil
 }
 
@@ -162,4 +172,14 @@ func (f *File) kinds(source string) (*kube.Kinds, error) {
 		return nil, fmt.Errorf("%s: %s", source, strings.Join(problems, "\n  "))
 	}
 	return kinds, nil
+}
+
+// WebhookAuth returns the webhooks' headers and secrets, with the values
+// of their FromEnv fields read through getenv.
+func (f *File) WebhookAuth(getenv func(string) string) ([]webhook.Auth, error) {
+	a, err := webhook.Resolve(f.Webhooks, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return a, nil
 }

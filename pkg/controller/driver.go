@@ -62,6 +62,9 @@ type Driver struct {
 	MetricsSource func(run *release.AnalysisRun) (analysis.Source, error)
 	Analysis      analysis.Settings
 	Looks         analysis.Cache
+	// Hooks calls the releases' webhooks (nil: without configured
+	// headers or secrets).
+	Hooks *machine.Hooks
 
 	repos repoCache
 }
@@ -140,7 +143,7 @@ func (d *Driver) reconcile(ctx context.Context, ns string, r *release.Release) (
 		argo = argocd.GrantedTo(argo, grant)
 	}
 	m := machine.New(machine.Deps{Repo: repo, Argo: argo, Cluster: d.Cluster, Kinds: d.Kinds, Builder: d.Builder, Clock: d.Clock, Log: d.Log,
-		Metrics: d.MetricsSource, Analysis: d.Analysis, Looks: &d.Looks},
+		Metrics: d.MetricsSource, Analysis: d.Analysis, Looks: &d.Looks, Hooks: d.Hooks},
 		r.Metadata.Name, r.Spec.Repo.Path)
 	rec, app, err := m.Load(ctx)
 	switch {
@@ -150,6 +153,11 @@ func (d *Driver) reconcile(ctx context.Context, ns string, r *release.Release) (
 			opts.DefaultBranch = func(ctx context.Context) (string, error) { return d.DefaultBranch(ctx, r.Spec.Repo) }
 		}
 		res, err := m.StartWith(ctx, r, opts)
+		var gate *machine.GateError
+		if errors.As(err, &gate) {
+			// A confirm-start webhook said no: nothing committed, asked again.
+			return Result{Reason: gate.Error(), Requeue: gate.Retry()}, nil
+		}
 		if err != nil {
 			return Result{}, err
 		}
@@ -201,13 +209,15 @@ func (d *Driver) reconcile(ctx context.Context, ns string, r *release.Release) (
 	if out.Did == "" && !out.Done {
 		res.Requeue = d.poll()
 		switch {
+		case out.Gated:
+			res.Requeue = out.Wait // a webhook gate, asked again at its interval
 		case out.Awaiting:
 			res.Requeue = d.approvalPoll()
-			if out.Wake > 0 && out.Wake < res.Requeue {
-				res.Requeue = out.Wake
-			}
 		case out.Wait > 0 && out.Wait < res.Requeue:
 			res.Requeue = out.Wait
+		}
+		if out.Wake > 0 && out.Wake < res.Requeue {
+			res.Requeue = out.Wake // a rollback webhook's poll, the background analysis's look
 		}
 	}
 	return res, nil

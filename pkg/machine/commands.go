@@ -21,7 +21,9 @@ func (m *Machine) StartWith(ctx context.Context, r *release.Release, opts StartO
 	spec := r.Spec
 	meta := r.Metadata
 	// Every state the release would go through must land its traffic on
-	// pods; a refusal commits nothing.
+	// pods; a refusal commits nothing. So does a confirm-start webhook
+	// that says no (a *GateError: ask again later).
+	var calls []git.Trailer
 	if head, err := m.deps.Repo.Head(ctx); err != nil {
 		return git.Result{}, err
 	} else if app, err := LoadApp(head, m.path); err != nil {
@@ -33,11 +35,14 @@ func (m *Machine) StartWith(ctx context.Context, r *release.Release, opts StartO
 		if _, err := m.PlanWith(ctx, app, r, opts); err != nil {
 			return git.Result{}, err
 		}
+		if calls, err = m.confirmStart(ctx, r); err != nil {
+			return git.Result{}, err
+		}
 	}
-	return m.commit(ctx, newRelease, func(d *draft) error {
+	return m.commit(ctx, newRelease, withCalls(func(d *draft) error {
 		d.rec = &release.Release{APIVersion: release.APIVersion, Kind: release.Kind, Metadata: meta, Spec: spec}
 		return m.prepare(ctx, spec, opts)(d)
-	})
+	}, calls))
 }
 
 // SetWeight routes w% to the new version by hand.

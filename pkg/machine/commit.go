@@ -49,6 +49,8 @@ type draft struct {
 	// state and the record (an analysis's evidence).
 	analysis analysis.Settings
 	extra    map[string][]byte
+	// trailers are added to the commit's own (the webhook calls it passed).
+	trailers []git.Trailer
 }
 
 // mutation edits a draft; it must be a pure function of the draft.
@@ -85,7 +87,7 @@ func message(name string, d *draft, seq int) git.Message {
 	if w := d.state.Weights(); len(w) > 0 {
 		subject += " (" + release.FormatWeights(w) + ")"
 	}
-	return git.Message{
+	m := git.Message{
 		Subject: subject,
 		Body:    strings.TrimSpace(d.message + "\n\n" + d.note),
 		Trailers: []git.Trailer{
@@ -95,6 +97,8 @@ func message(name string, d *draft, seq int) git.Message {
 			{Key: git.TrailerSeq, Value: strconv.Itoa(seq)},
 		},
 	}
+	m.Trailers = append(m.Trailers, d.trailers...)
+	return m
 }
 
 var shortHash = git.ShortHash

@@ -63,7 +63,7 @@ var handlers = map[release.Phase]handler{
 	release.Routing:     onStepDone,
 	release.Progressing: onStepDone,
 	release.Paused:      onPaused,
-	release.Analyzing:   onAnalyzing,
+	release.Analyzing:   onAnalyzingWithHooks,
 	release.Promoting:   onPromoteRouted,
 	release.Retiring:    onRetired,
 	release.Promoted:    onFinished,

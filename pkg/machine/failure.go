@@ -59,6 +59,8 @@ func Classify(err error) Class {
 		return Fatal
 	case refusedSentinel(err):
 		return Refused
+	case errors.Is(err, ErrGateClosed):
+		return Transient // a webhook gate: asked again (GateError.Retry)
 	}
 	if c, ok := grpcClass(err); ok {
 		return c
@@ -266,6 +268,10 @@ func Retry(ctx context.Context, sleep func(context.Context, time.Duration) error
 			return err
 		}
 		d := b.Next()
+		var gate *GateError
+		if errors.As(err, &gate) {
+			d = gate.Retry()
+		}
 		if retrying != nil {
 			retrying(err, d)
 		}

@@ -56,6 +56,9 @@ type Deps struct {
 	Analysis analysis.Settings
 	// Looks caches the looks read, across machines (nil: none).
 	Looks *analysis.Cache
+	// Hooks calls the release's webhooks and remembers what it called,
+	// across machines (nil: a shared one without configured secrets).
+	Hooks *Hooks
 }
 
 func (d Deps) sleep(ctx context.Context, dur time.Duration) error {
@@ -121,15 +124,20 @@ type Outcome struct {
 	Converged bool
 	// Awaiting: the release waits for an approval.
 	Awaiting bool
-	// Wake, when positive, ends an awaiting wait early: something other
-	// than a person is due then (the background analysis's next look).
-	Wake time.Duration
 	// Superseded: a later commit changed what gitcanary owns in the app
 	// path (another release, a person); the release stopped (Done is set).
 	Superseded bool
 	// Errored: the release waits because Argo CD or the cluster could not
 	// say (unreachable, a comparison error); Reason says what is wrong.
 	Errored bool
+	// Gated: a webhook gate holds the next commit (a wait like an
+	// approval); Reason names it and its answer, Wait is when it is asked again.
+	Gated bool
+	// Wake, when positive, is how soon the release wants to be looked at
+	// again even in a pause that waits for a person: a webhook's poll or
+	// retry (a rollback poll, a gate asked again), the background
+	// analysis's next look.
+	Wake time.Duration
 	// Release is the record the decision was taken on.
 	Release *release.Release
 	// Head is the branch's commit the record was read at.
@@ -198,6 +206,7 @@ func (m *Machine) StepFrom(ctx context.Context, rec *release.Release, app *App) 
 }
 
 func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) (Outcome, error) {
+	m.notify(ctx, rec, app) // event and post-release webhooks (webhooks_notify.go)
 	if rec.Status.Phase.Terminal() {
 		return Outcome{Release: rec, Done: true, Reason: fmt.Sprintf("release %s", rec.Status.Phase)}, nil
 	}
@@ -217,13 +226,18 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 	} else if why != "" {
 		return Outcome{Release: rec, Done: true, Superseded: true, Reason: why}, nil
 	}
+	abort, hooks := m.rollback(ctx, rec) // webhooks.go
+	if abort != nil {
+		return m.commitOutcome(ctx, rec, abort)
+	}
 	v, err := m.observe(ctx, rec, app, last)
 	if err != nil {
 		return Outcome{}, err
 	}
+	v.calls = m.duringAnalysis(ctx, rec, v) // webhooks_analysis.go
 	dec := decide(v)
 	m.deps.log().Debug("step", "release", m.name, "phase", rec.Status.Phase, "commit", shortHash(last.Hash), "argo", v.argo.State, "decision", dec.reason)
-	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting, Wake: dec.wake, Errored: dec.errored}
+	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting, Errored: dec.errored, Wake: earliest(dec.wake, hooks)}
 	switch dec.kind {
 	case doSync:
 		// The Application's target revision (the branch head, which
@@ -253,7 +267,14 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 			m.deps.log().Debug("refresh", "app", rec.Spec.ArgoCD.Application, "err", err)
 		}
 	case doCommit:
-		res, err := m.commit(ctx, rec.Status.Seq, dec.mutate)
+		calls, held := m.gate(ctx, rec, app, dec) // webhooks.go
+		if held != nil {
+			if hooks > 0 && hooks < held.Wake {
+				held.Wake = hooks // a rollback poll is due sooner
+			}
+			return *held, nil
+		}
+		res, err := m.commit(ctx, rec.Status.Seq, withCalls(dec.mutate, calls))
 		if errors.Is(err, ErrConflict) {
 			return Outcome{Release: rec, Reason: err.Error()}, nil
 		}
@@ -268,6 +289,18 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 		out.Done = true
 	}
 	return out, nil
+}
+
+// commitOutcome commits mut on the release as rec records it, as a step.
+func (m *Machine) commitOutcome(ctx context.Context, rec *release.Release, mut mutation) (Outcome, error) {
+	res, err := m.commit(ctx, rec.Status.Seq, mut)
+	if errors.Is(err, ErrConflict) {
+		return Outcome{Release: rec, Reason: err.Error()}, nil
+	}
+	if err != nil {
+		return Outcome{Release: rec}, err
+	}
+	return Outcome{Release: rec, Did: "commit", Commit: res.Commit.Hash, Pushes: res.Attempts, Reason: "rollback webhook"}, nil
 }
 
 // showEnd puts the release's final record on its Application: the end is
@@ -306,3 +339,14 @@ const (
 	errorPoll  = 3 * time.Second
 	retryAfter = 10 * time.Second
 )
+
+// earliest is the earlier of two positive durations (0: none).
+func earliest(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}

@@ -28,6 +28,8 @@ type view struct {
 	// background holds the background analysis's looks, in the phases of
 	// the steps once converged.
 	background *analysisFacts
+	// calls are the answers of during-analysis webhooks (webhooks_analysis.go).
+	calls lookCalls
 }
 
 // clusterFacts are what the cluster itself shows for the last commit.

@@ -28,8 +28,10 @@ const (
 //   - while Argo CD and the cluster catch up with a commit, pollInterval;
 //   - while it cannot find out (Errored) or git, Argo CD or the API server
 //     fail transiently, by Backoff: about 1 s, doubling to about 15 s;
-//   - in a pause whose commit has converged, idle: cheap ref checks of the
-//     branch, and a full step only when it moved or the pause is due.
+//   - in a pause whose commit has converged, or while a webhook gate holds
+//     the next commit, idle: cheap ref checks of the branch, and a full
+//     step only when it moved, the pause is due or a webhook wants one
+//     (Outcome.Wake: a gate asked again, a rollback webhook polled, the background analysis's next look).
 func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*release.Release, error) {
 	var rec *release.Release // the record of the last step that succeeded
 	var b Backoff
@@ -73,10 +75,10 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 			continue
 		}
 		b.Reset()
-		if p := out.Release.Status.Phase; out.Converged && (p == release.Paused || p == release.Analyzing) && out.Head != "" {
+		if p := out.Release.Status.Phase; out.Converged && (p == release.Paused || p == release.Analyzing || out.Gated) && out.Head != "" {
 			wait, awaiting := out.Wait, out.Awaiting
-			if awaiting && out.Wake > 0 {
-				wait, awaiting = out.Wake, false
+			if out.Wake > 0 && (awaiting || wait <= 0 || out.Wake < wait) {
+				wait, awaiting = out.Wake, false // a webhook's poll or retry, or the background analysis's look, is due first
 			}
 			if err := m.idle(ctx, out.Head, wait, awaiting); err != nil {
 				return out.Release, err

@@ -62,6 +62,8 @@ type Spec struct {
 	Analysis *AnalysisDefaults `json:"analysis,omitempty"`
 	// Schedule holds the release's windows (schedule.go).
 	Schedule *Schedule `json:"schedule,omitempty"`
+	// Webhooks are called as the release goes (webhooks.go, docs/webhooks.md).
+	Webhooks []Webhook `json:"webhooks,omitempty"`
 }
 
 // Control holds requests to a running release. gitcanary acts on each

@@ -110,6 +110,7 @@ func (v *validator) spec(s *Spec, opts ValidateOptions) {
 	v.steps(s.Steps)
 	v.analysisDefaults(s.Analysis, len(s.Steps))
 	v.schedule("spec.schedule", s.Schedule)
+	v.webhooks(s.Webhooks)
 	if c := s.Control; c != nil {
 		if c.Approvals < 0 {
 			v.add("spec.control.approvals", "must not be negative, got %d", c.Approvals)
