@@ -400,15 +400,24 @@ func movedSince(ctx context.Context, m *machine.Machine, began time.Time) string
 }
 
 func newSetWeight(g *globals) *cobra.Command {
-	return newCommand(g, "set-weight [NAME] WEIGHT", "Route WEIGHT% of the traffic to the new version now", 1,
+	var o machine.CommandOptions
+	cmd := newCommand(g, "set-weight [NAME] WEIGHT", "Route WEIGHT% of the traffic to the new version now", 1,
 		func(ctx context.Context, m *machine.Machine, args []string) (git.Result, error) {
 			// ParseInt with a bit size: Atoi then int32() would wrap 4294967306 to 10.
 			w, err := strconv.ParseInt(args[0], 10, 32)
 			if err != nil || w < 0 || w > 100 {
 				return git.Result{}, exit(ExitInvalid, fmt.Errorf("weight %q is not a whole number from 0 to 100", args[0]))
 			}
-			return m.SetWeight(ctx, int32(w))
+			return m.SetWeightWith(ctx, int32(w), o)
 		})
+	ignoreWindowFlag(cmd, &o)
+	return cmd
+}
+
+// ignoreWindowFlag adds --ignore-window to a command that moves a release
+// forward by hand.
+func ignoreWindowFlag(cmd *cobra.Command, o *machine.CommandOptions) {
+	cmd.Flags().BoolVar(&o.IgnoreWindow, "ignore-window", false, "act even outside the release's windows (spec.schedule); the commit records it")
 }
 
 func newApprove(g *globals) *cobra.Command {
@@ -419,10 +428,13 @@ func newApprove(g *globals) *cobra.Command {
 }
 
 func newPromote(g *globals) *cobra.Command {
-	return newCommand(g, "promote [NAME]", "Skip the remaining steps: route 100% to the new version and retire the old", 0,
+	var o machine.CommandOptions
+	cmd := newCommand(g, "promote [NAME]", "Skip the remaining steps: route 100% to the new version and retire the old", 0,
 		func(ctx context.Context, m *machine.Machine, _ []string) (git.Result, error) {
-			return m.Promote(ctx)
+			return m.PromoteWith(ctx, o)
 		})
+	ignoreWindowFlag(cmd, &o)
+	return cmd
 }
 
 func newAbort(g *globals) *cobra.Command {
