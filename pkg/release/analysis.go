@@ -23,6 +23,9 @@ type AnalysisDefaults struct {
 	// Detect is the smallest canary/stable ratio of bad-event rates an
 	// analysis must detect with 95% power (default 2).
 	Detect *float64 `json:"detect,omitempty"`
+	// TemplateDir is the repository directory of AnalysisTemplate files,
+	// from the repository's root (default "analysis").
+	TemplateDir string `json:"templateDir,omitempty"`
 }
 
 // Prometheus locates a Prometheus server.
@@ -47,8 +50,9 @@ type Analysis struct {
 	Warmup *Duration `json:"warmup,omitempty"`
 	// Metrics are judged together: the analysis fails when one fails.
 	Metrics []Metric `json:"metrics,omitempty"`
-	// Templates is refused by this version: see validate.
-	Templates []string `json:"templates,omitempty"`
+	// Templates adds the metrics of AnalysisTemplate files (in
+	// spec.analysis.templateDir), with their args.
+	Templates []TemplateRef `json:"templates,omitempty"`
 }
 
 // Metric is one metric of an analysis step; exactly one of Compare,
@@ -56,18 +60,39 @@ type Analysis struct {
 type Metric struct {
 	Name    string   `json:"name"`
 	Compare *Compare `json:"compare,omitempty"`
-	// Query and Web are refused by this version: see validate.
+	// Query is PromQL evaluated once per look, at the look's end.
 	Query string `json:"query,omitempty"`
-	Web   *Web   `json:"web,omitempty"`
-	// SuccessCondition and FailureCondition go with Query and Web.
+	// Web is an HTTP endpoint read once per look.
+	Web *Web `json:"web,omitempty"`
+	// SuccessCondition and FailureCondition go with Query and Web:
+	// expr-lang expressions over result (Argo Rollouts' semantics).
 	SuccessCondition string `json:"successCondition,omitempty"`
 	FailureCondition string `json:"failureCondition,omitempty"`
+	// FailureLimit is how many Failed looks a query or web metric
+	// tolerates (default 0; negative: never fails on them).
+	FailureLimit *int `json:"failureLimit,omitempty"`
+	// InconclusiveLimit is how many Inconclusive looks it tolerates (default 0).
+	InconclusiveLimit *int `json:"inconclusiveLimit,omitempty"`
+	// ConsecutiveErrorLimit is how many looks in a row it tolerates that
+	// could not be measured (default 4).
+	ConsecutiveErrorLimit *int `json:"consecutiveErrorLimit,omitempty"`
+	// DryRun: the metric is measured and recorded but never decides.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // Web is a web metric: an HTTP endpoint and a JSONPath into its answer.
 type Web struct {
-	URL      string `json:"url"`
+	URL string `json:"url"`
+	// JSONPath selects the value in a JSON answer (default {$}).
 	JSONPath string `json:"jsonPath,omitempty"`
+	// Method is GET (default), POST or PUT; Body goes with POST and PUT.
+	Method string `json:"method,omitempty"`
+	Body   string `json:"body,omitempty"`
+	// Timeout bounds one request (default 10s).
+	Timeout *Duration `json:"timeout,omitempty"`
+	// Headers names headers whose values come from gitcanary's
+	// configuration for the URL, never from git.
+	Headers []string `json:"headers,omitempty"`
 }
 
 // Compare judges the canary's share of bad events against the stable
@@ -191,6 +216,7 @@ func (v *validator) analysisDefaults(a *AnalysisDefaults) {
 	if a.Alpha != nil && !(*a.Alpha > 0 && *a.Alpha <= 0.2) {
 		v.add("spec.analysis.alpha", "must be more than 0 and at most 0.2, got %g", *a.Alpha)
 	}
+	v.templateDir("spec.analysis.templateDir", a.TemplateDir)
 	if a.Detect != nil && !(*a.Detect > 1 && *a.Detect <= 100) {
 		v.add("spec.analysis.detect", "must be more than 1 (a canary as bad as the stable version cannot be told apart) and at most 100, got %g", *a.Detect)
 	}
@@ -217,9 +243,7 @@ func (v *validator) prometheus(p, addr string) {
 }
 
 func (v *validator) analysis(p string, a *Analysis) {
-	if len(a.Templates) > 0 {
-		v.add(p+".templates", "analysis templates are not supported by this version of gitcanary; list the metrics in the step")
-	}
+	v.templateRefs(p+".templates", a.Templates)
 	if a.Duration == nil {
 		v.add(p+".duration", "is required: the horizon at which the verdict is final (e.g. 5m)")
 	} else if a.Duration.Duration <= 0 {
@@ -239,8 +263,8 @@ func (v *validator) analysis(p string, a *Analysis) {
 			v.add(p+".interval", "%s gives %d looks in %s; at most %d: make it longer", a.IntervalOrDefault(), n, a.Duration.Duration, maxLooks)
 		}
 	}
-	if len(a.Metrics) == 0 {
-		v.add(p+".metrics", "is required: at least one metric to judge")
+	if len(a.Metrics) == 0 && len(a.Templates) == 0 {
+		v.add(p+".metrics", "is required: at least one metric to judge (or templates)")
 	}
 	names := map[string]bool{}
 	for i, m := range a.Metrics {
@@ -266,10 +290,12 @@ func (v *validator) metric(p string, m Metric) {
 		v.add(p, "set exactly one of compare, query, web")
 		return
 	case m.Query != "" || m.Web != nil:
-		v.add(p, "query and web metrics are not supported by this version of gitcanary; use compare")
+		v.conditionMetric(p, m)
 		return
 	case m.SuccessCondition != "" || m.FailureCondition != "":
 		v.add(p, "successCondition and failureCondition go with query and web, not compare (compare is judged against the stable version)")
+	case m.FailureLimit != nil || m.InconclusiveLimit != nil || m.ConsecutiveErrorLimit != nil:
+		v.add(p, "failureLimit, inconclusiveLimit and consecutiveErrorLimit go with query and web, not compare (compare is judged statistically)")
 	}
 	c := m.Compare
 	cp := p + ".compare"
