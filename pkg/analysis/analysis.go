@@ -43,6 +43,13 @@ const (
 type Settings struct {
 	// Prometheus is the address used when spec.analysis has none.
 	Prometheus string
+	// ReadFile reads the repository at the commit the analysis starts
+	// on: AnalysisTemplate files. Nil: a step with templates cannot start.
+	ReadFile release.ReadFile
+	// Headers are the web metrics' headers of gitcanary's configuration;
+	// when set, a web metric naming a header it lacks is refused at the
+	// start. Nil: not checked (plan and lint without the configuration).
+	Headers HeaderSource
 }
 
 // lagScrapes is how many scrape intervals after a look's end it is read:
@@ -80,11 +87,31 @@ func Resolve(spec release.Spec, step int, stable string, now time.Time, s Settin
 		Prometheus: redact.URL(addr),
 	}
 	host := kube.HostFQDN(spec.Traffic.Host, spec.Workload.Namespace)
-	for _, m := range a.Metrics {
-		r, err := resolveMetric(m, host)
+	read := s.ReadFile
+	if read == nil {
+		read = func(p string) ([]byte, error) {
+			return nil, fmt.Errorf("no repository to read AnalysisTemplate %s from", p)
+		}
+	}
+	metrics, err := release.ExpandMetrics(spec, step, read)
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{
+		release.PhCanary: spec.Version, release.PhStable: stable, release.PhNamespace: spec.Workload.Namespace,
+		release.PhHost: host, release.PhInterval: promDuration(run.Interval.Duration),
+	}
+	for _, m := range metrics {
+		var r release.ResolvedMetric
+		if m.Compare != nil {
+			r, err = resolveMetric(m.Metric, host)
+		} else {
+			r, err = resolveConditions(m, vars, s.Headers)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("step %d metric %s: %w", step, m.Name, err)
 		}
+		r.DryRun, r.Template, r.Args = m.DryRun, m.Template, m.Args
 		run.Metrics = append(run.Metrics, r)
 	}
 	return run, nil
@@ -92,9 +119,6 @@ func Resolve(spec release.Spec, step int, stable string, now time.Time, s Settin
 
 func resolveMetric(m release.Metric, host string) (release.ResolvedMetric, error) {
 	c := m.Compare
-	if c == nil {
-		return release.ResolvedMetric{}, fmt.Errorf("only compare metrics can be run: %w", release.ErrInvalid)
-	}
 	server := []prom.Matcher{prom.Eq("reporter", "destination"), prom.Eq("destination_service", host)}
 	switch c.Istio {
 	case release.IstioErrors:
