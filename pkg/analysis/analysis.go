@@ -50,6 +50,8 @@ type Settings struct {
 	// when set, a web metric naming a header it lacks is refused at the
 	// start. Nil: not checked (plan and lint without the configuration).
 	Headers HeaderSource
+	// Web reads web metrics (a WebClient with the same headers).
+	Web Fetcher
 }
 
 // lagScrapes is how many scrape intervals after a look's end it is read:

@@ -31,6 +31,24 @@ func printAnalysis(tw io.Writer, r *release.Release) {
 		fmt.Fprintf(tw, "Analysis:\tstep %d: %s at look %d of %d (%s)\n", a.Step+1, a.Verdict, a.Look, a.Looks, a.Reason)
 		fmt.Fprintf(tw, "Evidence:\t%s\n", a.Evidence)
 	}
+	fmt.Fprintf(tw, "Metrics:\t%s\n", metricList(a.Metrics))
+}
+
+// metricList names an analysis's metrics with their kind, template and
+// dry run: "errors (compare), error-ratio (query, analysis/slo.yaml)".
+func metricList(ms []release.ResolvedMetric) string {
+	var out []string
+	for _, m := range ms {
+		what := []string{m.Kind()}
+		if m.Template != "" {
+			what = append(what, m.Template)
+		}
+		if m.DryRun {
+			what = append(what, "dry run")
+		}
+		out = append(out, fmt.Sprintf("%s (%s)", m.Name, strings.Join(what, ", ")))
+	}
+	return strings.Join(out, ", ")
 }
 
 func newAnalysis(g *globals) *cobra.Command {
@@ -92,7 +110,7 @@ func newReplay(g *globals) *cobra.Command {
 				}
 				var ms []string
 				for _, m := range out.Evidence.Metrics {
-					ms = append(ms, fmt.Sprintf("%s=%s θ̂=%.2f", m.Name, m.Verdict.Decision, m.Verdict.ThetaHat))
+					ms = append(ms, fmt.Sprintf("%s=%s %s", m.Name, m.Decision(), m.Summary()))
 				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\n", committed.Step+1, committed.Verdict, verdictOr(out.Verdict), out.Look, strings.Join(ms, ", "), p)
 			}

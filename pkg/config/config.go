@@ -23,6 +23,8 @@ type File struct {
 	// CustomWorkloads are workload kinds beyond the built-in Deployment,
 	// StatefulSet, DaemonSet and WorkloadGroup.
 	CustomWorkloads []CustomWorkload `json:"customWorkloads,omitempty"`
+	// WebHeaders are the headers of web metrics, by URL prefix (web.go).
+	WebHeaders []WebHeaders `json:"webHeaders,omitempty"`
 }
 
 // CustomWorkload describes one workload kind by field paths.
@@ -111,6 +113,9 @@ func Parse(data []byte, source string) (*File, error) {
 		return nil, fmt.Errorf("%s: %s", source, strings.Join(msgs, "; "))
 	}
 	if _, err := f.kinds(source); err != nil {
+		return nil, err
+	}
+	if err := f.checkWebHeaders(source, os.LookupEnv); err != nil {
 		return nil, err
 	}
 	return &f, nil
