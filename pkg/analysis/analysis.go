@@ -67,7 +67,9 @@ func Resolve(spec release.Spec, step int, stable string, now time.Time, s Settin
 		return nil, fmt.Errorf("step %d is not an analysis", step)
 	}
 	return resolve(spec, fmt.Sprintf("step %d", step), schedule{step: step, interval: a.IntervalOrDefault(), warmup: a.WarmupOrZero(), looks: a.Looks(),
-		expand: func(read release.ReadFile) ([]release.ExpandedMetric, error) { return release.ExpandMetrics(spec, step, read) }}, stable, now, s)
+		expand: func(read release.ReadFile) ([]release.ExpandedMetric, error) {
+			return release.ExpandMetrics(spec, step, read)
+		}}, stable, now, s)
 }
 
 // ResolveBackground makes the record of the background analysis
@@ -79,7 +81,9 @@ func ResolveBackground(spec release.Spec, step int, stable string, now time.Time
 		return nil, fmt.Errorf("the release has no background analysis")
 	}
 	return resolve(spec, "the background analysis", schedule{step: step, background: true, interval: b.IntervalOrDefault(), warmup: b.WarmupOrZero(), looks: release.BackgroundLooks,
-		expand: func(read release.ReadFile) ([]release.ExpandedMetric, error) { return release.ExpandBackground(spec, read) }}, stable, now, s)
+		expand: func(read release.ReadFile) ([]release.ExpandedMetric, error) {
+			return release.ExpandBackground(spec, read)
+		}}, stable, now, s)
 }
 
 // schedule is what an analysis step or the background analysis gives
