@@ -35,7 +35,7 @@ test-e2e: testbed-up ## only the end-to-end tests against the running test bed
 
 FUZZTIME ?= 60s
 # package:target, one per fuzz target (go test -fuzz takes one target per run).
-FUZZ_TARGETS := release:FuzzRelease config:FuzzConfig machine:FuzzPlan machine:FuzzRecord judge:FuzzJudge
+FUZZ_TARGETS := release:FuzzRelease config:FuzzConfig machine:FuzzPlan machine:FuzzRecord judge:FuzzJudge condition:FuzzAssess
 
 fuzz: ## run every fuzz target for FUZZTIME (default 60s) each; new crashers land in pkg/*/testdata/fuzz (make test replays them)
 	@for t in $(FUZZ_TARGETS); do \

@@ -43,6 +43,15 @@ const (
 type Settings struct {
 	// Prometheus is the address used when spec.analysis has none.
 	Prometheus string
+	// ReadFile reads the repository at the commit the analysis starts
+	// on: AnalysisTemplate files. Nil: a step with templates cannot start.
+	ReadFile release.ReadFile
+	// Headers are the web metrics' headers of gitcanary's configuration;
+	// when set, a web metric naming a header it lacks is refused at the
+	// start. Nil: not checked (plan and lint without the configuration).
+	Headers HeaderSource
+	// Web reads web metrics (a WebClient with the same headers).
+	Web Fetcher
 }
 
 // lagScrapes is how many scrape intervals after a look's end it is read:
@@ -57,7 +66,10 @@ func Resolve(spec release.Spec, step int, stable string, now time.Time, s Settin
 	if a == nil {
 		return nil, fmt.Errorf("step %d is not an analysis", step)
 	}
-	return resolve(spec, fmt.Sprintf("step %d", step), schedule{step: step, interval: a.IntervalOrDefault(), warmup: a.WarmupOrZero(), looks: a.Looks(), metrics: a.Metrics}, stable, now, s)
+	return resolve(spec, fmt.Sprintf("step %d", step), schedule{step: step, interval: a.IntervalOrDefault(), warmup: a.WarmupOrZero(), looks: a.Looks(),
+		expand: func(read release.ReadFile) ([]release.ExpandedMetric, error) {
+			return release.ExpandMetrics(spec, step, read)
+		}}, stable, now, s)
 }
 
 // ResolveBackground makes the record of the background analysis
@@ -68,7 +80,10 @@ func ResolveBackground(spec release.Spec, step int, stable string, now time.Time
 	if b == nil {
 		return nil, fmt.Errorf("the release has no background analysis")
 	}
-	return resolve(spec, "the background analysis", schedule{step: step, background: true, interval: b.IntervalOrDefault(), warmup: b.WarmupOrZero(), looks: release.BackgroundLooks, metrics: b.Metrics}, stable, now, s)
+	return resolve(spec, "the background analysis", schedule{step: step, background: true, interval: b.IntervalOrDefault(), warmup: b.WarmupOrZero(), looks: release.BackgroundLooks,
+		expand: func(read release.ReadFile) ([]release.ExpandedMetric, error) {
+			return release.ExpandBackground(spec, read)
+		}}, stable, now, s)
 }
 
 // schedule is what an analysis step or the background analysis gives
@@ -78,7 +93,8 @@ type schedule struct {
 	background       bool
 	interval, warmup time.Duration
 	looks            int
-	metrics          []release.Metric
+	// expand returns the metrics, templates expanded.
+	expand func(release.ReadFile) ([]release.ExpandedMetric, error)
 }
 
 func resolve(spec release.Spec, what string, sc schedule, stable string, now time.Time, s Settings) (*release.AnalysisRun, error) {
@@ -106,11 +122,31 @@ func resolve(spec release.Spec, what string, sc schedule, stable string, now tim
 		Prometheus: redact.URL(addr),
 	}
 	host := kube.HostFQDN(spec.Traffic.Host, spec.Workload.Namespace)
-	for _, m := range sc.metrics {
-		r, err := resolveMetric(m, host)
+	read := s.ReadFile
+	if read == nil {
+		read = func(p string) ([]byte, error) {
+			return nil, fmt.Errorf("no repository to read AnalysisTemplate %s from", p)
+		}
+	}
+	metrics, err := sc.expand(read)
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{
+		release.PhCanary: spec.Version, release.PhStable: stable, release.PhNamespace: spec.Workload.Namespace,
+		release.PhHost: host, release.PhInterval: promDuration(run.Interval.Duration),
+	}
+	for _, m := range metrics {
+		var r release.ResolvedMetric
+		if m.Compare != nil {
+			r, err = resolveMetric(m.Metric, host)
+		} else {
+			r, err = resolveConditions(m, vars, s.Headers)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s metric %s: %w", what, m.Name, err)
 		}
+		r.DryRun, r.Template, r.Args = m.DryRun, m.Template, m.Args
 		run.Metrics = append(run.Metrics, r)
 	}
 	return run, nil
@@ -118,9 +154,6 @@ func resolve(spec release.Spec, what string, sc schedule, stable string, now tim
 
 func resolveMetric(m release.Metric, host string) (release.ResolvedMetric, error) {
 	c := m.Compare
-	if c == nil {
-		return release.ResolvedMetric{}, fmt.Errorf("only compare metrics can be run: %w", release.ErrInvalid)
-	}
 	server := []prom.Matcher{prom.Eq("reporter", "destination"), prom.Eq("destination_service", host)}
 	switch c.Istio {
 	case release.IstioErrors:

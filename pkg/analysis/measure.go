@@ -14,15 +14,25 @@ import (
 
 // Look is one look at one metric: what the judge reads, and the window.
 type Look struct {
-	N      int          `json:"look"`
-	From   time.Time    `json:"from"`
-	To     time.Time    `json:"to"`
-	Canary judge.Counts `json:"canary"`
-	Stable judge.Counts `json:"stable"`
+	N    int       `json:"look"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Canary and Stable are a compare metric's counts.
+	Canary judge.Counts `json:"canary,omitzero"`
+	Stable judge.Counts `json:"stable,omitzero"`
 	// CanarySub and StableSub are each version's counts per scrape
 	// interval of the look, for the judge's dispersion estimate.
 	CanarySub []judge.Counts `json:"canarySub,omitempty"`
 	StableSub []judge.Counts `json:"stableSub,omitempty"`
+	// Value is what a query or web metric read; Error why it could not
+	// be read. Phase is the look's measurement (Successful, Failed,
+	// Inconclusive, Error) and Problem why its value could not be
+	// judged: both follow from Value and the conditions, and a replay
+	// derives them again.
+	Value   *Reading `json:"value,omitempty"`
+	Error   string   `json:"error,omitempty"`
+	Phase   string   `json:"phase,omitempty"`
+	Problem string   `json:"problem,omitempty"`
 }
 
 // Due returns how many looks of run can be read at now: a look is read
@@ -43,7 +53,7 @@ func NextDue(run *release.AnalysisRun, n int) time.Time {
 // Unavailable reports whether err means the metrics store could not
 // answer (yet): the look is read again later.
 func Unavailable(err error) bool {
-	return errors.Is(err, prom.ErrUnavailable) || errors.Is(err, prom.ErrNotSettled)
+	return errors.Is(err, prom.ErrUnavailable) || errors.Is(err, prom.ErrNotSettled) || errors.Is(err, ErrUnreachable)
 }
 
 // Measure reads look k (1-based) of every metric of run: two queries per
@@ -55,6 +65,11 @@ func Measure(ctx context.Context, src Source, run *release.AnalysisRun, k int) (
 		w.Step = run.Scrape.Duration
 	}
 	for _, m := range run.Metrics {
+		if m.Kind() != release.KindCompare {
+			// Read by Observe, one metric at a time.
+			out = append(out, Look{N: k, From: w.Start, To: w.End})
+			continue
+		}
 		l, err := measure(ctx, src, run, m, w)
 		if err != nil {
 			return nil, fmt.Errorf("metric %s, look %d: %w", m.Name, k, err)
@@ -132,6 +147,8 @@ func count(ctx context.Context, src Source, sel, label string, w prom.Window) (m
 type Cache struct {
 	mu    sync.Mutex
 	looks map[cacheKey][]Look
+	// observed holds the final looks of query and web metrics (observe.go).
+	obs map[observedKey]Look
 }
 
 type cacheKey struct {

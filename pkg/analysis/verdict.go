@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -20,11 +21,36 @@ type Evidence struct {
 	Metrics []MetricEvidence     `json:"metrics"`
 }
 
-// MetricEvidence is one metric's looks and verdict.
+// MetricEvidence is one metric's looks and verdict: the judge's for a
+// compare metric, the conditions' and limits' (Result) for a query or
+// web metric.
 type MetricEvidence struct {
 	Name    string        `json:"name"`
-	Verdict judge.Verdict `json:"verdict"`
+	Kind    string        `json:"kind,omitempty"`
+	Verdict judge.Verdict `json:"verdict,omitzero"`
+	Result  *Assessment   `json:"result,omitempty"`
+	DryRun  bool          `json:"dryRun,omitempty"`
 	Looks   []Look        `json:"looks"`
+}
+
+// Decision is the metric's decision, whatever its kind.
+func (m MetricEvidence) Decision() judge.Decision {
+	if m.Result != nil {
+		return m.Result.Decision
+	}
+	return m.Verdict.Decision
+}
+
+// Summary says in a few words what the metric's verdict rests on.
+func (m MetricEvidence) Summary() string {
+	if r := m.Result; r != nil {
+		s := fmt.Sprintf("%s %s", m.Kind, r.Reason)
+		if r.DryRun {
+			s += " (dry run)"
+		}
+		return s
+	}
+	return fmt.Sprintf("θ̂=%.2f", m.Verdict.ThetaHat)
 }
 
 // Outcome is the analysis's decision after the looks read so far.
@@ -39,16 +65,25 @@ type Outcome struct {
 	Evidence Evidence
 }
 
-// Judge decides on looks[metric][look] (every metric with the same number
-// of looks, read in order from 1). A metric that fails fails the analysis
-// at once; at the horizon, every metric must be Successful for the
-// analysis to be, else it is Inconclusive.
+// Judge decides on looks[metric][look] (each metric's looks read in order
+// from 1; a query or web metric may lag while its source is retried). A
+// metric that fails fails the analysis at once: a compare metric the
+// judge fails, a query or web metric past its failureLimit. At the
+// horizon, every metric must be Successful for the analysis to be, else
+// it is Inconclusive with the first such metric's reason. Dry-run
+// metrics are judged and recorded but decide nothing.
 func Judge(name string, run *release.AnalysisRun, looks [][]Look) Outcome {
 	out := Outcome{Evidence: Evidence{Release: name, Run: run}}
-	n := 0
-	if len(looks) > 0 {
-		n = len(looks[0])
+	// The analysis is at look n when every metric has read n looks.
+	n := -1
+	for i := range run.Metrics {
+		if i >= len(looks) {
+			n = 0
+		} else if n < 0 || len(looks[i]) < n {
+			n = len(looks[i])
+		}
 	}
+	n = max(n, 0)
 	out.Look = n
 	cfg := judge.Config{Alpha: run.Alpha, Detect: run.Detect, Power: 0.95, Looks: run.Looks}
 	var failed, unsure []string
@@ -57,19 +92,35 @@ func Judge(name string, run *release.AnalysisRun, looks [][]Look) Outcome {
 		if i < len(looks) {
 			ls = looks[i]
 		}
-		v := judge.Judge(cfg, judgeLooks(ls))
-		out.Evidence.Metrics = append(out.Evidence.Metrics, MetricEvidence{Name: m.Name, Verdict: v, Looks: ls})
-		switch v.Decision {
+		me := MetricEvidence{Name: m.Name, Looks: ls, DryRun: m.DryRun}
+		var why string
+		if kind := m.Kind(); kind != release.KindCompare {
+			ls = slices.Clone(ls) // assess records each look's phase
+			a := assess(m, ls, run.Looks)
+			me.Kind, me.Result, me.Looks, why = kind, &a, ls, a.Message
+		} else {
+			me.Verdict = judge.Judge(cfg, judgeLooks(ls))
+			why = describe(me.Verdict)
+		}
+		out.Evidence.Metrics = append(out.Evidence.Metrics, me)
+		if m.DryRun {
+			// Recorded and shown, never deciding.
+			continue
+		}
+		switch me.Decision() {
 		case judge.Failed:
-			failed = append(failed, fmt.Sprintf("%s: %s", m.Name, describe(v)))
+			failed = append(failed, fmt.Sprintf("%s: %s", m.Name, why))
+			if me.Result != nil {
+				out.Look = max(out.Look, me.Result.Look)
+			}
 		case judge.Inconclusive:
-			unsure = append(unsure, fmt.Sprintf("%s: %s", m.Name, describe(v)))
+			unsure = append(unsure, fmt.Sprintf("%s: %s", m.Name, why))
 		}
 	}
 	switch {
 	case len(failed) > 0:
 		out.Verdict, out.Reason = release.Failed, "AnalysisFailed"
-		out.Message = fmt.Sprintf("%s failed at look %s: %s", Title(run), lookOf(run, n), strings.Join(failed, "; "))
+		out.Message = fmt.Sprintf("%s failed at look %s: %s", Title(run), lookOf(run, out.Look), strings.Join(failed, "; "))
 	case n < run.Looks:
 		// Not at the horizon: go on.
 	case len(unsure) > 0:
@@ -140,7 +191,11 @@ func describe(v judge.Verdict) string {
 
 func reasonOf(ms []MetricEvidence) string {
 	for _, m := range ms {
-		if m.Verdict.Decision == judge.Inconclusive && m.Verdict.Reason != "" {
+		switch {
+		case m.DryRun:
+		case m.Result != nil && m.Result.Decision == judge.Inconclusive:
+			return m.Result.Reason
+		case m.Result == nil && m.Verdict.Decision == judge.Inconclusive && m.Verdict.Reason != "":
 			return m.Verdict.Reason
 		}
 	}

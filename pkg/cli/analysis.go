@@ -43,6 +43,24 @@ func printAnalysis(tw io.Writer, r *release.Release) {
 		fmt.Fprintf(tw, "Analysis:\tstep %d: %s at look %d of %d (%s)\n", a.Step+1, a.Verdict, a.Look, a.Looks, a.Reason)
 		fmt.Fprintf(tw, "Evidence:\t%s\n", a.Evidence)
 	}
+	fmt.Fprintf(tw, "Metrics:\t%s\n", metricList(a.Metrics))
+}
+
+// metricList names an analysis's metrics with their kind, template and
+// dry run: "errors (compare), error-ratio (query, analysis/slo.yaml)".
+func metricList(ms []release.ResolvedMetric) string {
+	var out []string
+	for _, m := range ms {
+		what := []string{m.Kind()}
+		if m.Template != "" {
+			what = append(what, m.Template)
+		}
+		if m.DryRun {
+			what = append(what, "dry run")
+		}
+		out = append(out, fmt.Sprintf("%s (%s)", m.Name, strings.Join(what, ", ")))
+	}
+	return strings.Join(out, ", ")
 }
 
 func newAnalysis(g *globals) *cobra.Command {
@@ -104,7 +122,7 @@ func newReplay(g *globals) *cobra.Command {
 				}
 				var ms []string
 				for _, m := range out.Evidence.Metrics {
-					ms = append(ms, fmt.Sprintf("%s=%s θ̂=%.2f", m.Name, m.Verdict.Decision, m.Verdict.ThetaHat))
+					ms = append(ms, fmt.Sprintf("%s=%s %s", m.Name, m.Decision(), m.Summary()))
 				}
 				step := fmt.Sprint(committed.Step + 1)
 				if committed.Background {

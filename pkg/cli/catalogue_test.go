@@ -183,9 +183,9 @@ var catalogue = []badInput{
 		want: "gitcanary: apps/reviews/big.yaml is HASH bytes (50.0 MiB), over gitcanary's limit of 10 MiB per file it reads: keep large data out of the kustomization's resources, patches and generators"},
 
 	// The Release file.
-	{name: "release without apiVersion", release: []edit{{old: "apiVersion", new: "# apiVersion"}}, args: []string{"lint", "-f", "RELEASE"},
+	{name: "release without apiVersion", release: []edit{{old: "apiVersion", new: "# apiVersion"}}, args: []string{"lint", "-f", "RELEASE", "--prometheus", "http://127.0.0.1:9"},
 		want: "gitcanary: RELEASE: invalid release:\n  apiVersion: must be gitcanary.io/v1alpha1, got \"\""},
-	{name: "release file is empty", release: []edit{{old: "apiVersion", new: cut}}, args: []string{"lint", "-f", "RELEASE"},
+	{name: "release file is empty", release: []edit{{old: "apiVersion", new: cut}}, args: []string{"lint", "-f", "RELEASE", "--prometheus", "http://127.0.0.1:9"},
 		want: "gitcanary: RELEASE: invalid release:\n  (document): empty document"},
 	{name: "release file has two documents", release: []edit{{old: "apiVersion", new: "kind: Release\n---\napiVersion"}},
 		want: "gitcanary: RELEASE: invalid release:\n  (document): expected one Release document, found several separated by ---"},
@@ -198,7 +198,29 @@ var catalogue = []badInput{
 	{name: "release steps is a map", release: []edit{{old: "steps: [{setWeight: 10}, {pause: {}}, {setWeight: 60}]", new: "steps: {setWeight: 10}"}},
 		want: "gitcanary: RELEASE: invalid release:\n  spec.steps: expected a list, got an object"},
 	{name: "release with an analysis step of templates only", release: []edit{{old: "{pause: {}}", new: "{analysis: {templates: [x]}}"}},
-		want: "gitcanary: RELEASE: invalid release:\n  spec.steps[1].analysis.templates: analysis templates are not supported by this version of gitcanary; list the metrics in the step\n  spec.steps[1].analysis.duration: is required: the horizon at which the verdict is final (e.g. 5m)\n  spec.steps[1].analysis.metrics: is required: at least one metric to judge"},
+		want: "gitcanary: RELEASE: invalid release:\n  spec.steps.analysis.templates: expected an object, got a string"},
+	// AnalysisTemplate files (analysis/ at the repository's root), read
+	// when the analysis would start: start refuses before any commit.
+	{name: "analysis template without a file", release: []edit{{old: "{pause: {}}", new: "{analysis: {duration: 1m, templates: [{name: slo}]}}"}}, args: promArgs,
+		want: "gitcanary: invalid release:\n  spec.steps[1].analysis.templates[0].name: AnalysisTemplate \"slo\": no file analysis/slo.yaml (nor .yml) in the repository; templates live in spec.analysis.templateDir (default analysis/) from the repository's root"},
+	{name: "analysis template with a bad metric", release: []edit{{old: "{pause: {}}", new: sloStep}}, args: promArgs,
+		edits: []edit{{file: "analysis/slo.yaml", new: strings.Replace(sloTemplate, "failureLimit: 1", "failureLimit: many", 1)}},
+		want:  "gitcanary: analysis/slo.yaml: invalid analysis template:\n  spec.metrics.failureLimit: expected a whole number, got a string"},
+	{name: "analysis template with a bad condition", release: []edit{{old: "{pause: {}}", new: sloStep}}, args: promArgs,
+		edits: []edit{{file: "analysis/slo.yaml", new: strings.Replace(sloTemplate, "result[0] <=", "result[0] <= <", 1)}},
+		want:  "gitcanary: analysis/slo.yaml (args from spec.steps[1].analysis.templates[0]): invalid analysis template:\n  spec.metrics[0].successCondition: \"result[0] <= < 0.05\" does not parse: unexpected token Operator(\"<\")"},
+	{name: "analysis template arg missing", release: []edit{{old: "{pause: {}}", new: strings.Replace(sloStep, "args: [{name: max, value: '0.05'}]", "args: []", 1)}}, args: promArgs,
+		edits: []edit{{file: "analysis/slo.yaml", new: sloTemplate}},
+		want:  "gitcanary: invalid release:\n  spec.steps[1].analysis.templates[0].args: arg \"max\" of analysis/slo.yaml has no default: give it a value"},
+	{name: "analysis template arg unknown", release: []edit{{old: "{pause: {}}", new: strings.Replace(sloStep, "{name: max, value: '0.05'}", "{name: max, value: '0.05'}, {name: min, value: '0'}", 1)}}, args: promArgs,
+		edits: []edit{{file: "analysis/slo.yaml", new: sloTemplate}},
+		want:  "gitcanary: invalid release:\n  spec.steps[1].analysis.templates[0].args[1].name: analysis/slo.yaml has no arg \"min\"; its args are max"},
+	{name: "analysis template metric named like the step's", release: []edit{{old: "{pause: {}}", new: strings.Replace(sloStep, "name: errors", "name: slo-ratio", 1)}}, args: promArgs,
+		edits: []edit{{file: "analysis/slo.yaml", new: sloTemplate}},
+		want:  "gitcanary: invalid release:\n  spec.steps[1].analysis: two metrics are named \"slo-ratio\" (in the step and in analysis/slo.yaml); metric names must be unique in an analysis"},
+	{name: "analysis template at lint", release: []edit{{old: "{pause: {}}", new: sloStep}}, args: []string{"lint", "-f", "RELEASE", "--prometheus", "http://127.0.0.1:9"},
+		edits: []edit{{file: "analysis/slo.yaml", new: strings.Replace(sloTemplate, "{{args.max}}", "{{args.maximum}}", 1)}},
+		want:  "gitcanary: analysis/slo.yaml: invalid analysis template:\n  spec.metrics[0].successCondition: {{args.maximum}}: \"maximum\" is not declared in spec.args"},
 	{name: "release with an analysis step and no Prometheus", release: []edit{{old: "{pause: {}}", new: "{analysis: {duration: 1m, metrics: [{name: errors, compare: {istio: errors}}]}}"}},
 		want: "gitcanary: step 1 is an analysis, but no Prometheus is set: set spec.analysis.prometheus.address, --prometheus or GITCANARY_PROMETHEUS_URL"},
 	{name: "release name with capitals", release: []edit{{old: "name: reviews-v2", new: "name: Reviews-V2"}},
@@ -286,3 +308,21 @@ var catalogue = []badInput{
 	{name: "plan of a step that does not exist", args: []string{"plan", "-f", "RELEASE", "--step", "9"},
 		want: "gitcanary: --step \"9\": this release has states 0, 1, 2, 3, promoted, abandoned"},
 }
+
+// An analysis step using the template analysis/slo.yaml, and the template.
+const (
+	sloStep     = "{analysis: {duration: 1m, metrics: [{name: errors, compare: {istio: errors}}], templates: [{name: slo, args: [{name: max, value: '0.05'}]}]}}"
+	sloTemplate = `apiVersion: gitcanary.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: slo}
+spec:
+  args: [{name: max}]
+  metrics:
+    - name: slo-ratio
+      query: 'sum(rate(istio_requests_total{destination_version="{{canary}}",response_code=~"5.."}[{{interval}}])) / sum(rate(istio_requests_total{destination_version="{{canary}}"}[{{interval}}]))'
+      successCondition: 'result[0] <= {{args.max}}'
+      failureLimit: 1
+`
+)
+
+var promArgs = []string{"start", "-f", "RELEASE", "--wait-for=none", "--prometheus", "http://127.0.0.1:9"}

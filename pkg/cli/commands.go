@@ -14,6 +14,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
 
+	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/kustomize"
@@ -117,7 +118,10 @@ func (g *globals) planMachine(r *release.Release, p planner) (*machine.Machine, 
 	if err != nil {
 		return nil, err
 	}
-	return machine.New(machine.Deps{Log: g.logger(), Builder: &kustomize.Krusty{}, Kinds: kinds, Cluster: p.cluster}, r.Metadata.Name, r.Spec.Repo.Path), nil
+	// Plan and lint read templates and --prometheus as start does; web
+	// metrics' headers are checked by start, where the configuration is.
+	return machine.New(machine.Deps{Log: g.logger(), Builder: &kustomize.Krusty{}, Kinds: kinds, Cluster: p.cluster,
+		Analysis: analysis.Settings{Prometheus: g.prometheus}}, r.Metadata.Name, r.Spec.Repo.Path), nil
 }
 
 // check runs the mesh checks of a release's first commit on the app.

@@ -247,8 +247,12 @@ func (g *globals) deps(ctx context.Context, r release.Repo, needCluster bool) (m
 	if err != nil {
 		return machine.Deps{}, nil, err
 	}
+	settings, err := g.analysisSettings()
+	if err != nil {
+		return machine.Deps{}, nil, err
+	}
 	d := machine.Deps{Repo: repo, Builder: &kustomize.Krusty{}, Kinds: kinds, Log: g.logger(), Clock: time.Now,
-		Metrics: metricsSource, Analysis: analysis.Settings{Prometheus: g.prometheus}, Looks: &g.looks, Hooks: hooks}
+		Metrics: metricsSource, Analysis: settings, Looks: &g.looks, Hooks: hooks}
 	if !needCluster {
 		return d, func() {}, nil
 	}
@@ -297,13 +301,9 @@ func (g *globals) clusterWith(kinds *kube.Kinds) (kube.Cluster, error) {
 
 // kinds loads the workload kinds: the built-ins and the config file's.
 func (g *globals) kinds() (*kube.Kinds, error) {
-	path, explicit := g.configFile, g.configFile != ""
-	if !explicit {
-		path = config.DefaultPath()
-	}
-	f, err := config.Load(path, explicit)
+	f, err := g.config()
 	if err != nil {
-		return nil, exit(ExitInvalid, err)
+		return nil, err
 	}
 	kinds, err := f.Kinds()
 	if err != nil {

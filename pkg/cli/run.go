@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gitcanary/gitcanary/pkg/analysis"
 	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/controller"
 	"github.com/gitcanary/gitcanary/pkg/git"
@@ -83,7 +82,11 @@ wait. Metrics and health probes are served on their own addresses.`,
 				return git.DefaultBranch(ctx, g.gitOptions(r))
 			}
 			o.Driver.Builder, o.Driver.Clock, o.Driver.Log = &kustomize.Krusty{}, time.Now, o.Log
-			o.Driver.MetricsSource, o.Driver.Analysis = metricsSource, analysis.Settings{Prometheus: g.prometheus}
+			settings, err := g.analysisSettings()
+			if err != nil {
+				return err
+			}
+			o.Driver.MetricsSource, o.Driver.Analysis = metricsSource, settings
 			if o.Driver.Hooks, err = g.webhooks(); err != nil {
 				return err
 			}

@@ -28,6 +28,8 @@ type File struct {
 	// headers and signing secrets, matched by name or URL prefix
 	// (docs/webhooks.md#secrets). They never appear in a Release.
 	Webhooks []webhook.Auth `json:"webhooks,omitempty"`
+	// WebHeaders are the headers of web metrics, by URL prefix (web.go).
+	WebHeaders []WebHeaders `json:"webHeaders,omitempty"`
 }
 
 // CustomWorkload describes one workload kind by field paths.
@@ -122,6 +124,9 @@ func Parse(data []byte, source string) (*File, error) {
 	// here only the entries' form is checked.
 	if _, err := webhook.Resolve(f.Webhooks, func(string) string { return "set" }); err != nil {
 		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	if err := f.checkWebHeaders(source, os.LookupEnv); err != nil {
+		return nil, err
 	}
 	return &f, nil
 }

@@ -27,11 +27,16 @@ const unavailableAfter = 4
 type analysisFacts struct {
 	looks [][]analysis.Look // by metric, then look
 	err   error             // why the next due look could not be read
+	// pending: a query or web metric's look waits for its source
+	// (analysis_observe.go).
+	pending error
 }
 
 // startAnalysis is the part of advance for an analysis step.
 func startAnalysis(d *draft, i int) error {
-	run, err := analysis.Resolve(d.rec.Spec, i, stableVersion(d), d.now, d.analysis)
+	s := d.analysis
+	s.ReadFile = d.app.source(nil).ReadFile // templates, from the commit the analysis starts on
+	run, err := analysis.Resolve(d.rec.Spec, i, stableVersion(d), d.now, s)
 	if err != nil {
 		return err
 	}
@@ -62,6 +67,7 @@ func (m *Machine) measure(ctx context.Context, run *release.AnalysisRun, now tim
 		f.err = err
 		return f
 	}
+	defer m.observeConditions(ctx, src, run, now, f)
 	due := analysis.Due(run, now)
 	for k := 1; k <= due; k++ {
 		looks, read, err := m.deps.Looks.Measure(ctx, src, m.name, run, k)
@@ -103,11 +109,8 @@ func onAnalyzing(v view) decision {
 	if f == nil {
 		return wait(errorPoll, "analysis: no looks read")
 	}
-	read := 0
-	if len(f.looks) > 0 {
-		read = len(f.looks[0])
-	}
 	out := analysis.Judge(v.rec.Metadata.Name, run, f.looks)
+	read := out.Look
 	if out.Verdict == "" && f.err != nil {
 		// Prometheus down is never evidence: the look is read again until
 		// a few intervals past the horizon, then the analysis is
@@ -122,6 +125,9 @@ func onAnalyzing(v view) decision {
 			return d
 		}
 		out = analysis.Unreadable(v.rec.Metadata.Name, run, f.looks, f.err)
+	}
+	if out.Verdict == "" && f.pending != nil {
+		return waitPending(run, read, f.pending)
 	}
 	if out.Verdict == "" {
 		next := analysis.NextDue(run, read).Sub(v.now)

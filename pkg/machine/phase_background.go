@@ -38,7 +38,9 @@ func startBackground(d *draft, i int) error {
 	if a == nil || a.Background == nil || i < a.Background.StartingStep || d.rec.Status.Background != nil {
 		return nil
 	}
-	run, err := analysis.ResolveBackground(d.rec.Spec, i, stableVersion(d), d.now, d.analysis)
+	s := d.analysis
+	s.ReadFile = d.app.source(nil).ReadFile // templates, from the commit the background analysis starts on
+	run, err := analysis.ResolveBackground(d.rec.Spec, i, stableVersion(d), d.now, s)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,9 @@ type AnalysisDefaults struct {
 	// Background is an analysis that runs alongside the steps, from
 	// StartingStep until the promotion; it can only fail the release.
 	Background *Background `json:"background,omitempty"`
+	// TemplateDir is the repository directory of AnalysisTemplate files,
+	// from the repository's root (default "analysis").
+	TemplateDir string `json:"templateDir,omitempty"`
 }
 
 // Background is spec.analysis.background: one analysis from the step
@@ -41,8 +44,8 @@ type Background struct {
 	// Warmup is left out of the counts after the analysis starts.
 	Warmup  *Duration `json:"warmup,omitempty"`
 	Metrics []Metric  `json:"metrics,omitempty"`
-	// Templates is refused by this version: see validate.
-	Templates []string `json:"templates,omitempty"`
+	// Templates adds the metrics of AnalysisTemplate files, as a step's do.
+	Templates []TemplateRef `json:"templates,omitempty"`
 }
 
 // IntervalOrDefault returns the time between looks.
@@ -87,8 +90,9 @@ type Analysis struct {
 	Warmup *Duration `json:"warmup,omitempty"`
 	// Metrics are judged together: the analysis fails when one fails.
 	Metrics []Metric `json:"metrics,omitempty"`
-	// Templates is refused by this version: see validate.
-	Templates []string `json:"templates,omitempty"`
+	// Templates adds the metrics of AnalysisTemplate files (in
+	// spec.analysis.templateDir), with their args.
+	Templates []TemplateRef `json:"templates,omitempty"`
 }
 
 // Metric is one metric of an analysis step; exactly one of Compare,
@@ -96,18 +100,39 @@ type Analysis struct {
 type Metric struct {
 	Name    string   `json:"name"`
 	Compare *Compare `json:"compare,omitempty"`
-	// Query and Web are refused by this version: see validate.
+	// Query is PromQL evaluated once per look, at the look's end.
 	Query string `json:"query,omitempty"`
-	Web   *Web   `json:"web,omitempty"`
-	// SuccessCondition and FailureCondition go with Query and Web.
+	// Web is an HTTP endpoint read once per look.
+	Web *Web `json:"web,omitempty"`
+	// SuccessCondition and FailureCondition go with Query and Web:
+	// expr-lang expressions over result (Argo Rollouts' semantics).
 	SuccessCondition string `json:"successCondition,omitempty"`
 	FailureCondition string `json:"failureCondition,omitempty"`
+	// FailureLimit is how many Failed looks a query or web metric
+	// tolerates (default 0; negative: never fails on them).
+	FailureLimit *int `json:"failureLimit,omitempty"`
+	// InconclusiveLimit is how many Inconclusive looks it tolerates (default 0).
+	InconclusiveLimit *int `json:"inconclusiveLimit,omitempty"`
+	// ConsecutiveErrorLimit is how many looks in a row it tolerates that
+	// could not be measured (default 4).
+	ConsecutiveErrorLimit *int `json:"consecutiveErrorLimit,omitempty"`
+	// DryRun: the metric is measured and recorded but never decides.
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // Web is a web metric: an HTTP endpoint and a JSONPath into its answer.
 type Web struct {
-	URL      string `json:"url"`
+	URL string `json:"url"`
+	// JSONPath selects the value in a JSON answer (default {$}).
 	JSONPath string `json:"jsonPath,omitempty"`
+	// Method is GET (default), POST or PUT; Body goes with POST and PUT.
+	Method string `json:"method,omitempty"`
+	Body   string `json:"body,omitempty"`
+	// Timeout bounds one request (default 10s).
+	Timeout *Duration `json:"timeout,omitempty"`
+	// Headers names headers whose values come from gitcanary's
+	// configuration for the URL, never from git.
+	Headers []string `json:"headers,omitempty"`
 }
 
 // Compare judges the canary's share of bad events against the stable
@@ -234,6 +259,7 @@ func (v *validator) analysisDefaults(a *AnalysisDefaults, steps int) {
 	if a.Alpha != nil && !(*a.Alpha > 0 && *a.Alpha <= 0.2) {
 		v.add("spec.analysis.alpha", "must be more than 0 and at most 0.2, got %g", *a.Alpha)
 	}
+	v.templateDir("spec.analysis.templateDir", a.TemplateDir)
 	if a.Detect != nil && !(*a.Detect > 1 && *a.Detect <= 100) {
 		v.add("spec.analysis.detect", "must be more than 1 (a canary as bad as the stable version cannot be told apart) and at most 100, got %g", *a.Detect)
 	}
@@ -260,9 +286,7 @@ func (v *validator) prometheus(p, addr string) {
 }
 
 func (v *validator) analysis(p string, a *Analysis) {
-	if len(a.Templates) > 0 {
-		v.add(p+".templates", "analysis templates are not supported by this version of gitcanary; list the metrics in the step")
-	}
+	v.templateRefs(p+".templates", a.Templates)
 	if a.Duration == nil {
 		v.add(p+".duration", "is required: the horizon at which the verdict is final (e.g. 5m)")
 	} else if a.Duration.Duration <= 0 {
@@ -282,14 +306,12 @@ func (v *validator) analysis(p string, a *Analysis) {
 			v.add(p+".interval", "%s gives %d looks in %s; at most %d: make it longer", a.IntervalOrDefault(), n, a.Duration.Duration, maxLooks)
 		}
 	}
-	v.metrics(p, a.Metrics)
+	v.metrics(p, a.Metrics, len(a.Templates) > 0)
 }
 
 // background checks spec.analysis.background against a release of steps steps.
 func (v *validator) background(p string, b *Background, steps int) {
-	if len(b.Templates) > 0 {
-		v.add(p+".templates", "analysis templates are not supported by this version of gitcanary; list the metrics")
-	}
+	v.templateRefs(p+".templates", b.Templates)
 	if b.StartingStep < 0 || b.StartingStep >= steps {
 		v.add(p+".startingStep", "%d is not a step: spec.steps has %d, numbered from 0", b.StartingStep, steps)
 	}
@@ -299,13 +321,13 @@ func (v *validator) background(p string, b *Background, steps int) {
 	if b.Warmup != nil && b.Warmup.Duration < 0 {
 		v.add(p+".warmup", "must not be negative, got %s", b.Warmup.Duration)
 	}
-	v.metrics(p, b.Metrics)
+	v.metrics(p, b.Metrics, len(b.Templates) > 0)
 }
 
 // metrics checks the metrics of an analysis at p.
-func (v *validator) metrics(p string, ms []Metric) {
-	if len(ms) == 0 {
-		v.add(p+".metrics", "is required: at least one metric to judge")
+func (v *validator) metrics(p string, ms []Metric, templates bool) {
+	if len(ms) == 0 && !templates {
+		v.add(p+".metrics", "is required: at least one metric to judge (or templates)")
 	}
 	names := map[string]bool{}
 	for i, m := range ms {
@@ -331,10 +353,12 @@ func (v *validator) metric(p string, m Metric) {
 		v.add(p, "set exactly one of compare, query, web")
 		return
 	case m.Query != "" || m.Web != nil:
-		v.add(p, "query and web metrics are not supported by this version of gitcanary; use compare")
+		v.conditionMetric(p, m)
 		return
 	case m.SuccessCondition != "" || m.FailureCondition != "":
 		v.add(p, "successCondition and failureCondition go with query and web, not compare (compare is judged against the stable version)")
+	case m.FailureLimit != nil || m.InconclusiveLimit != nil || m.ConsecutiveErrorLimit != nil:
+		v.add(p, "failureLimit, inconclusiveLimit and consecutiveErrorLimit go with query and web, not compare (compare is judged statistically)")
 	}
 	c := m.Compare
 	cp := p + ".compare"

@@ -47,16 +47,19 @@ type AnalysisRun struct {
 	Evidence string `json:"evidence,omitempty"`
 }
 
-// ResolvedMetric is a metric as an analysis reads it: counter selectors
-// without the version matcher, which is added per version.
+// ResolvedMetric is a metric as an analysis reads it. A compare metric:
+// counter selectors without the version matcher, which is added per
+// version. A query or web metric: its placeholders filled, its
+// conditions and limits (ResolvedConditions).
 type ResolvedMetric struct {
 	Name         string `json:"name"`
-	Bad          string `json:"bad"`
-	Total        string `json:"total"`
-	VersionLabel string `json:"versionLabel"`
+	Bad          string `json:"bad,omitempty"`
+	Total        string `json:"total,omitempty"`
+	VersionLabel string `json:"versionLabel,omitempty"`
 	// Complement: Bad counts the good events (e.g. the requests faster
 	// than a latency bound); bad = total − Bad.
 	Complement bool `json:"complement,omitempty"`
+	ResolvedConditions
 }
 
 // The verdicts of an analysis.

@@ -25,6 +25,8 @@ func (e FieldError) String() string { return e.Path + ": " + e.Reason }
 type InvalidError struct {
 	Source string // file name, when known
 	Errors []FieldError
+	// Doc names the kind of document ("release" when empty).
+	Doc string
 }
 
 func (e *InvalidError) Error() string {
@@ -32,7 +34,11 @@ func (e *InvalidError) Error() string {
 	if e.Source != "" {
 		fmt.Fprintf(&b, "%s: ", e.Source)
 	}
-	b.WriteString("invalid release:")
+	doc := e.Doc
+	if doc == "" {
+		doc = "release"
+	}
+	b.WriteString("invalid " + doc + ":")
 	for _, fe := range e.Errors {
 		b.WriteString("\n  ")
 		b.WriteString(fe.String())

@@ -23,7 +23,8 @@
 //     gives the same answer.
 //
 // Only range vector selectors are modelled; any other expression is
-// refused as bad_data (a real Prometheus would evaluate it). The server
+// refused as bad_data (a real Prometheus would evaluate it), unless a
+// test scripted its answer (Script, instant.go). The server
 // can also be taken down (connections cut without an answer, as a dead
 // server or a failing proxy) or made to answer like an overloaded one.
 package promtest
@@ -67,6 +68,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	series  map[string]*prom.Series
+	scripts map[string]Script
 	failure Failure
 	queries []Query
 }
@@ -169,6 +171,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.queries = append(s.queries, Query{Expr: expr, Time: at})
 	s.mu.Unlock()
+	if s.answerScripted(w, expr, at, failure) {
+		return
+	}
 	sel, rng, err := parseRange(expr)
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "bad_data", err.Error())
