@@ -64,7 +64,10 @@ var simListening = regexp.MustCompile(`metrics on http://([0-9.:]+)/metrics`)
 // until the test ends.
 func startSimProcess(t *testing.T, kubeconfig, ns string, rps float64, seed uint64, profiles map[string]trafficsim.Profile) *simProcess {
 	t.Helper()
-	args := []string{"-kubeconfig", kubeconfig, "-namespace", ns, "-service", "reviews", "-rps", fmt.Sprint(rps), "-seed", fmt.Sprint(seed)}
+	// The cluster is read every second, not every 300 ms: a weight moves
+	// at a commit, and seven simulators at 300 ms were 70 reads a second
+	// of the API server under make test.
+	args := []string{"-kubeconfig", kubeconfig, "-namespace", ns, "-service", "reviews", "-rps", fmt.Sprint(rps), "-seed", fmt.Sprint(seed), "-refresh", "1s"}
 	for key, p := range profiles {
 		if p.ErrorCode != 0 || p.Sigma != 0 {
 			t.Fatalf("profile %s: the simulator's command sets error rate, burst and latency only", key)

@@ -40,7 +40,9 @@ func TestStartHeldByConfirmStart(t *testing.T) {
 	}
 	t.Setenv("GITCANARY_TEST_GATE_AUTH", token)
 	head := w.server.Git(t, "apps.git", "rev-parse", "main")
-	exit, out, errs := w.run("--config", cfg, "start", "-f", w.file, "--wait-for=none", "--timeout=2500ms")
+	// 15 s: the start plans the release (kustomize renders) before the
+	// first call; on a loaded machine that alone can take seconds.
+	exit, out, errs := w.run("--config", cfg, "start", "-f", w.file, "--wait-for=none", "--timeout=15s")
 	if exit != ExitTimeout || !strings.Contains(out, "waiting for webhook ticket (confirm-start): it answered 403: ticket CHG-1 not approved") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", exit, out, errs)
 	}

@@ -70,6 +70,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "metrics address (loopback)")
 	targets := flag.String("targets", "", "file_sd directory of a Prometheus to register with")
 	seed := flag.Uint64("seed", 0, "random seed (0: from the clock)")
+	refresh := flag.Duration("refresh", 300*time.Millisecond, "how often the cluster's routing and pods are read")
 	flag.Var(prof, "profile", "KEY=ERRORRATE[,BURST[,LATENCY]] for a version or image:TAG (repeatable)")
 	flag.Parse()
 	if *ns == "" || *svc == "" || *rps < 0 {
@@ -88,7 +89,7 @@ func main() {
 	if err == nil {
 		var dyn dynamic.Interface
 		if dyn, err = dynamic.NewForConfig(cfg); err == nil {
-			err = run(&trafficsim.Reader{Core: core, Dynamic: dyn}, trafficsim.Config{Namespace: *ns, Service: *svc, RPS: *rps, Profiles: prof, Listen: *listen, Seed: *seed}, *targets)
+			err = run(&trafficsim.Reader{Core: core, Dynamic: dyn}, trafficsim.Config{Namespace: *ns, Service: *svc, RPS: *rps, Profiles: prof, Listen: *listen, Seed: *seed, Refresh: *refresh}, *targets)
 		}
 	}
 	if err != nil {
