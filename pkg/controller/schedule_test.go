@@ -35,10 +35,9 @@ func TestDriverSleepsUntilTheWindow(t *testing.T) {
 				t.Fatalf("requeue %s while held; want the window's end, %s away", res.Requeue, want)
 			}
 		}
-		if res.Requeue <= 0 {
-			t.Fatalf("no requeue: %+v", res)
+		if res.Requeue > 0 { // 0: look again at once (after a commit)
+			w.Clock.Sleep(ctx, res.Requeue)
 		}
-		w.Clock.Sleep(ctx, res.Requeue)
 	}
 	if held != 1 {
 		t.Errorf("%d reconciles while held by the window; want 1 (requeued for its end)", held)
