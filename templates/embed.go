@@ -52,6 +52,7 @@ type ReleaseParams struct {
 	Steps            string // a YAML flow list, default [{setWeight: 10}, {setWeight: 50}, {setWeight: 100}]
 	ProgressDeadline string // optional, e.g. 5m
 	Analysis         string // optional: spec.analysis as a YAML flow map
+	Schedule         string // optional: spec.schedule as a YAML flow map
 
 	// Addresses, for a WorkloadGroup, are the new version's VMs (optional).
 	// A WorkloadGroup's Release has no images: its VMs hold the software.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -404,15 +405,24 @@ func movedSince(ctx context.Context, m *machine.Machine, began time.Time) string
 }
 
 func newSetWeight(g *globals) *cobra.Command {
-	return newCommand(g, "set-weight [NAME] WEIGHT", "Route WEIGHT% of the traffic to the new version now", 1,
+	var o machine.CommandOptions
+	cmd := newCommand(g, "set-weight [NAME] WEIGHT", "Route WEIGHT% of the traffic to the new version now", 1,
 		func(ctx context.Context, m *machine.Machine, args []string) (git.Result, error) {
 			// ParseInt with a bit size: Atoi then int32() would wrap 4294967306 to 10.
 			w, err := strconv.ParseInt(args[0], 10, 32)
 			if err != nil || w < 0 || w > 100 {
 				return git.Result{}, exit(ExitInvalid, fmt.Errorf("weight %q is not a whole number from 0 to 100", args[0]))
 			}
-			return m.SetWeight(ctx, int32(w))
+			return m.SetWeightWith(ctx, int32(w), o)
 		})
+	ignoreWindowFlag(cmd, &o)
+	return cmd
+}
+
+// ignoreWindowFlag adds --ignore-window to a command that moves a release
+// forward by hand.
+func ignoreWindowFlag(cmd *cobra.Command, o *machine.CommandOptions) {
+	cmd.Flags().BoolVar(&o.IgnoreWindow, "ignore-window", false, "act even outside the release's windows (spec.schedule); the commit records it")
 }
 
 func newApprove(g *globals) *cobra.Command {
@@ -423,10 +433,13 @@ func newApprove(g *globals) *cobra.Command {
 }
 
 func newPromote(g *globals) *cobra.Command {
-	return newCommand(g, "promote [NAME]", "Skip the remaining steps: route 100% to the new version and retire the old", 0,
+	var o machine.CommandOptions
+	cmd := newCommand(g, "promote [NAME]", "Skip the remaining steps: route 100% to the new version and retire the old", 0,
 		func(ctx context.Context, m *machine.Machine, _ []string) (git.Result, error) {
-			return m.Promote(ctx)
+			return m.PromoteWith(ctx, o)
 		})
+	ignoreWindowFlag(cmd, &o)
+	return cmd
 }
 
 func newAbort(g *globals) *cobra.Command {
@@ -496,6 +509,27 @@ func displayKind(kinds *kube.Kinds, kind, locale string) string {
 	return kind
 }
 
+// printSchedule says whether the release's windows let it advance now,
+// and until when.
+func printSchedule(tw io.Writer, r *release.Release, now time.Time) {
+	if r.Spec.Schedule == nil || r.Status.Phase.Terminal() {
+		return
+	}
+	st, loc, err := machine.WindowState(r, now)
+	switch {
+	case err != nil:
+		fmt.Fprintf(tw, "Schedule:\t%v\n", err)
+	case st.Open && st.Until.IsZero():
+		fmt.Fprintf(tw, "Schedule:\topen\n")
+	case st.Open:
+		fmt.Fprintf(tw, "Schedule:\topen until %s\n", st.Until.In(loc).Format(time.RFC3339))
+	case st.Until.IsZero():
+		fmt.Fprintf(tw, "Schedule:\tclosed (%s); no window opens within two years\n", st.Reason)
+	default:
+		fmt.Fprintf(tw, "Schedule:\tclosed (%s) until %s: steps wait, an abort does not\n", st.Reason, st.Until.In(loc).Format(time.RFC3339))
+	}
+}
+
 func printStatus(g *globals, r *release.Release, commit, kind string) {
 	st := r.Status
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
@@ -516,6 +550,7 @@ func printStatus(g *globals, r *release.Release, commit, kind string) {
 		fmt.Fprintf(tw, "Message:\t%s\n", st.Message)
 	}
 	printAnalysis(tw, r)
+	printSchedule(tw, r, time.Now())
 	tw.Flush()
 	fmt.Fprintln(g.stdout, "\nHistory:")
 	tw = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)

@@ -173,7 +173,7 @@ func (d *Driver) reconcile(ctx context.Context, ns string, r *release.Release) (
 	}
 	// Control fetches and reads the head again to act; most reconciles
 	// have nothing for it, which the record just loaded tells.
-	if !rec.Status.Phase.Terminal() && machine.ControlPending(rec, r.Spec.Control) {
+	if !rec.Status.Phase.Terminal() && machine.ControlPending(rec, r.Spec.Control, d.now()) {
 		// A request commits before any sync: the namespace's grant is
 		// read first, so revoking it stops requests too.
 		if err := d.checkGrant(ctx, grant, r); err != nil {
@@ -282,3 +282,11 @@ func (c *repoCache) get(ctx context.Context, open func(context.Context, release.
 }
 
 var shortHash = git.ShortHash
+
+// now is the driver's clock.
+func (d *Driver) now() time.Time {
+	if d.Clock != nil {
+		return d.Clock()
+	}
+	return time.Now()
+}

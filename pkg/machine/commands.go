@@ -47,10 +47,22 @@ func (m *Machine) StartWith(ctx context.Context, r *release.Release, opts StartO
 
 // SetWeight routes w% to the new version by hand.
 func (m *Machine) SetWeight(ctx context.Context, w int32) (git.Result, error) {
+	return m.SetWeightWith(ctx, w, CommandOptions{})
+}
+
+// CommandOptions are the options of a person's command.
+type CommandOptions struct {
+	// IgnoreWindow makes a promote or set-weight outside the release's
+	// windows (spec.schedule); the commit records it.
+	IgnoreWindow bool
+}
+
+// SetWeightWith is SetWeight with options.
+func (m *Machine) SetWeightWith(ctx context.Context, w int32, o CommandOptions) (git.Result, error) {
 	if w < 0 || w > 100 {
 		return git.Result{}, fmt.Errorf("weight %d is outside 0..100: %w", w, release.ErrInvalid)
 	}
-	return m.commitNow(ctx, setWeight(w))
+	return m.commitNow(ctx, outsideWindow("set-weight", o.IgnoreWindow, setWeight(w)))
 }
 
 // Approve ends the current pause.
@@ -61,7 +73,12 @@ func (m *Machine) Approve(ctx context.Context) (git.Result, error) {
 // Promote skips the remaining steps: the new version gets 100% and the
 // older versions are retired.
 func (m *Machine) Promote(ctx context.Context) (git.Result, error) {
-	return m.commitNow(ctx, promoteRoutes("promoted by hand"))
+	return m.PromoteWith(ctx, CommandOptions{})
+}
+
+// PromoteWith is Promote with options.
+func (m *Machine) PromoteWith(ctx context.Context, o CommandOptions) (git.Result, error) {
+	return m.commitNow(ctx, outsideWindow("promote", o.IgnoreWindow, promoteRoutes("promoted by hand")))
 }
 
 // Abort abandons the release now, whatever it is waiting for.

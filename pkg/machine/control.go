@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/git"
 	"github.com/gitcanary/gitcanary/pkg/release"
@@ -24,7 +25,7 @@ func (m *Machine) Control(ctx context.Context, want *release.Control) (res git.R
 		return git.Result{}, false, nil
 	}
 	res, err = m.commitNow(ctx, func(d *draft) error {
-		mut, handled := pendingControl(d.rec, *want)
+		mut, handled := pendingControl(d.rec, *want, d.now)
 		if mut == nil {
 			return errNoControl
 		}
@@ -43,19 +44,23 @@ func (m *Machine) Control(ctx context.Context, want *release.Control) (res git.R
 // ControlPending reports whether Control would act on want for the release
 // as rec records it, so a caller that has just loaded the record can skip
 // Control's fetch and edit when there is nothing to do.
-func ControlPending(rec *release.Release, want *release.Control) bool {
+func ControlPending(rec *release.Release, want *release.Control, now time.Time) bool {
 	if want == nil || rec.Status == nil {
 		return false
 	}
-	mut, _ := pendingControl(rec, *want)
+	mut, _ := pendingControl(rec, *want, now)
 	return mut != nil
 }
 
 // pendingControl returns the mutation for the first request of want not
 // yet acted on that rec's phase allows, and status.control after it; nil
 // when there is none.
-func pendingControl(rec *release.Release, want release.Control) (mutation, release.Control) {
+func pendingControl(rec *release.Release, want release.Control, now time.Time) (mutation, release.Control) {
 	st := rec.Status
+	// A promote or a weight asked through spec.control waits for the
+	// release's windows, as the steps do (the CLI's --ignore-window has
+	// no counterpart here).
+	open := func() bool { st, _, err := WindowState(rec, now); return err != nil || st.Open }
 	var done release.Control
 	if st.Control != nil {
 		done = *st.Control
@@ -72,10 +77,10 @@ func pendingControl(rec *release.Release, want release.Control) (mutation, relea
 	case want.Abort && !done.Abort && in(release.Preparing, release.Routing, release.Progressing, release.Paused, release.Analyzing, release.Promoting):
 		done.Abort = true
 		return abandon("Aborted", "aborted through spec.control.abort"), done
-	case want.Promote && !done.Promote && in(release.Routing, release.Progressing, release.Paused, release.Analyzing):
+	case want.Promote && !done.Promote && in(release.Routing, release.Progressing, release.Paused, release.Analyzing) && open():
 		done.Promote = true
 		return promoteRoutes("promoted through spec.control.promote"), done
-	case want.Weight != nil && (done.Weight == nil || *done.Weight != *want.Weight) && in(release.Routing, release.Progressing, release.Paused, release.Analyzing):
+	case want.Weight != nil && (done.Weight == nil || *done.Weight != *want.Weight) && in(release.Routing, release.Progressing, release.Paused, release.Analyzing) && open():
 		w := *want.Weight
 		done.Weight = &w
 		return setWeight(w), done

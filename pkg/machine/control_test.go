@@ -21,7 +21,7 @@ func drive(t *testing.T, m *Machine, c *release.Control, until Until) *release.R
 		if err != nil {
 			t.Fatal(err)
 		}
-		pending := ControlPending(rec, c)
+		pending := ControlPending(rec, c, time.Now())
 		if _, acted, err := m.Control(ctx, c); err != nil {
 			t.Fatal(err)
 		} else if acted != pending {

@@ -133,6 +133,9 @@ type Outcome struct {
 	// Gated: a webhook gate holds the next commit (a wait like an
 	// approval); Reason names it and its answer, Wait is when it is asked again.
 	Gated bool
+	// Window: what holds it is the release's schedule (spec.schedule);
+	// Wait is when the next window opens.
+	Window bool
 	// Wake, when positive, is how soon the release wants to be looked at
 	// again even in a pause that waits for a person: a webhook's poll or
 	// retry (a rollback poll, a gate asked again), the background
@@ -267,6 +270,10 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 			m.deps.log().Debug("refresh", "app", rec.Spec.ArgoCD.Application, "err", err)
 		}
 	case doCommit:
+		if held := m.windowHold(ctx, rec, app, dec); held != nil { // schedule.go
+			held.Wake = hooks // a rollback poll
+			return *held, nil
+		}
 		calls, held := m.gate(ctx, rec, app, dec) // webhooks.go
 		if held != nil {
 			if hooks > 0 && hooks < held.Wake {

@@ -221,6 +221,7 @@ func (m *Machine) gate(ctx context.Context, rec *release.Release, app *App, dec 
 type effect struct {
 	action  string
 	phase   release.Phase
+	step    int
 	weights []release.Weight
 }
 
@@ -239,7 +240,7 @@ func (m *Machine) effect(ctx context.Context, rec *release.Release, app *App, mu
 	if err := mut(d); err != nil {
 		return effect{}, err
 	}
-	return effect{action: d.action, phase: d.phase, weights: d.state.Weights()}, nil
+	return effect{action: d.action, phase: d.phase, step: d.rec.Status.Step, weights: d.state.Weights()}, nil
 }
 
 // gatesOf says which gates hold a commit from weights before to eff:

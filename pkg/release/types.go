@@ -60,6 +60,8 @@ type Spec struct {
 	Control *Control `json:"control,omitempty"`
 	// Analysis holds what every analysis step uses (analysis.go).
 	Analysis *AnalysisDefaults `json:"analysis,omitempty"`
+	// Schedule holds the release's windows (schedule.go).
+	Schedule *Schedule `json:"schedule,omitempty"`
 	// Webhooks are called as the release goes (webhooks.go, docs/webhooks.md).
 	Webhooks []Webhook `json:"webhooks,omitempty"`
 }

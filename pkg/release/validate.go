@@ -109,6 +109,7 @@ func (v *validator) spec(s *Spec, opts ValidateOptions) {
 	v.traffic(s.Traffic)
 	v.steps(s.Steps)
 	v.analysisDefaults(s.Analysis, len(s.Steps))
+	v.schedule("spec.schedule", s.Schedule)
 	v.webhooks(s.Webhooks)
 	if c := s.Control; c != nil {
 		if c.Approvals < 0 {
