@@ -270,11 +270,13 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 			m.deps.log().Debug("refresh", "app", rec.Spec.ArgoCD.Application, "err", err)
 		}
 	case doCommit:
-		if held := m.windowHold(ctx, rec, app, dec); held != nil { // schedule.go
+		// What the commit would do, found once for the schedule and the gates.
+		next := m.effectOnce(ctx, rec, app, dec.mutate)
+		if held := m.windowHold(rec, app, next); held != nil { // schedule.go
 			held.Wake = hooks // a rollback poll
 			return *held, nil
 		}
-		calls, held := m.gate(ctx, rec, app, dec) // webhooks.go
+		calls, held := m.gate(ctx, rec, app, next) // webhooks.go
 		if held != nil {
 			if hooks > 0 && hooks < held.Wake {
 				held.Wake = hooks // a rollback poll is due sooner

@@ -32,6 +32,14 @@ type analysisFacts struct {
 	pending error
 }
 
+// read is how many looks were read (every metric has as many).
+func (f *analysisFacts) read() int {
+	if len(f.looks) == 0 {
+		return 0
+	}
+	return len(f.looks[0])
+}
+
 // startAnalysis is the part of advance for an analysis step.
 func startAnalysis(d *draft, i int) error {
 	s := d.analysis

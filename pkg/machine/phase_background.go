@@ -21,14 +21,11 @@ import (
 // never evidence: the release goes on, and they are read when the metrics
 // store answers again. The promotion closes the run as Successful.
 
-// backgroundPhases are the phases in which the background analysis is read.
-var backgroundPhases = map[release.Phase]bool{release.Progressing: true, release.Paused: true, release.Analyzing: true}
-
 // backgroundRuns reports whether the release's background analysis is
 // running: started, not decided, and the release in a step phase.
 func backgroundRuns(rec *release.Release) bool {
 	b := rec.Status.Background
-	return b != nil && b.Verdict == "" && backgroundPhases[rec.Status.Phase]
+	return b != nil && b.Verdict == "" && inSteps(rec.Status.Phase)
 }
 
 // startBackground is the part of advance that starts the background
@@ -76,11 +73,7 @@ func background(v view, d decision) decision {
 	if d.kind != doWait {
 		return d
 	}
-	read := 0
-	if len(f.looks) > 0 {
-		read = len(f.looks[0])
-	}
-	next := analysis.NextDue(run, read).Sub(v.now)
+	next := analysis.NextDue(run, f.read()).Sub(v.now)
 	if f.err != nil {
 		// Not evidence: read again in an interval.
 		next = run.Interval.Duration

@@ -35,6 +35,13 @@ func onPaused(v view) decision {
 	return commitTo("pause over", advance)
 }
 
+// inSteps reports whether p is a phase of the steps (a weight, a pause, an
+// analysis): where rollback webhooks are polled and the background
+// analysis is read.
+func inSteps(p release.Phase) bool {
+	return p == release.Progressing || p == release.Paused || p == release.Analyzing
+}
+
 // advance commits the next step of spec.steps, or the promotion after the last.
 func advance(d *draft) error {
 	st := d.rec.Status

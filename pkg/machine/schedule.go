@@ -1,7 +1,6 @@
 package machine
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -73,11 +72,11 @@ const windowWaitMax = 24 * time.Hour
 
 // windowHold returns the wait of a commit that moves the release forward
 // outside its windows, or nil.
-func (m *Machine) windowHold(ctx context.Context, rec *release.Release, app *App, dec decision) *Outcome {
+func (m *Machine) windowHold(rec *release.Release, app *App, next func() (effect, error)) *Outcome {
 	if rec.Spec.Schedule == nil || app.State == nil {
 		return nil
 	}
-	eff, err := m.effect(ctx, rec, app, dec.mutate)
+	eff, err := next()
 	if err != nil || !forward(rec, eff) {
 		return nil // the commit itself will fail and say why, or is not held
 	}

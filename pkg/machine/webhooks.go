@@ -170,7 +170,7 @@ func withCalls(mut mutation, calls []git.Trailer) mutation {
 
 // gate asks the gates that hold the commit dec would make. It returns the
 // calls passed, or the outcome of a wait when one says no.
-func (m *Machine) gate(ctx context.Context, rec *release.Release, app *App, dec decision) ([]git.Trailer, *Outcome) {
+func (m *Machine) gate(ctx context.Context, rec *release.Release, app *App, next func() (effect, error)) ([]git.Trailer, *Outcome) {
 	types := []release.WebhookType{release.PreRoute, release.ConfirmStep, release.ConfirmPromotion}
 	any := false
 	for _, t := range types {
@@ -179,7 +179,7 @@ func (m *Machine) gate(ctx context.Context, rec *release.Release, app *App, dec 
 	if !any || app.State == nil {
 		return nil, nil
 	}
-	eff, err := m.effect(ctx, rec, app, dec.mutate)
+	eff, err := next()
 	if err != nil {
 		return nil, nil // the commit itself will fail and say why
 	}
@@ -223,6 +223,20 @@ type effect struct {
 	phase   release.Phase
 	step    int
 	weights []release.Weight
+}
+
+// effectOnce returns m.effect of the mutation, run at the first call only.
+func (m *Machine) effectOnce(ctx context.Context, rec *release.Release, app *App, mut mutation) func() (effect, error) {
+	var eff effect
+	var err error
+	done := false
+	return func() (effect, error) {
+		if !done {
+			eff, err = m.effect(ctx, rec, app, mut)
+			done = true
+		}
+		return eff, err
+	}
 }
 
 // effect runs a mutation on a copy of the release, without rendering or
@@ -284,17 +298,12 @@ func hadTraffic(rec *release.Release) bool {
 	return false
 }
 
-// polls reports whether rollback webhooks are polled in phase p.
-func polls(p release.Phase) bool {
-	return p == release.Progressing || p == release.Paused || p == release.Analyzing
-}
-
 // rollback polls the release's rollback webhooks that are due and returns
 // the abort a 2xx answer asks for, or nil. hooks is how soon the next poll
 // is due (0: none).
 func (m *Machine) rollback(ctx context.Context, rec *release.Release) (mut mutation, hooks time.Duration) {
 	ws := rec.Spec.WebhooksOf(release.Rollback)
-	if len(ws) == 0 || !polls(rec.Status.Phase) {
+	if len(ws) == 0 || !inSteps(rec.Status.Phase) {
 		return nil, 0
 	}
 	h, now := m.hooks(), m.deps.now()

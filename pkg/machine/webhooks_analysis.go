@@ -51,10 +51,7 @@ func (m *Machine) duringAnalysis(ctx context.Context, rec *release.Release, v vi
 	if len(ws) == 0 || rec.Status.Phase != release.Analyzing || run == nil || v.analysis == nil {
 		return nil
 	}
-	read := 0
-	if len(v.analysis.looks) > 0 {
-		read = len(v.analysis.looks[0])
-	}
+	read := v.analysis.read()
 	h := m.hooks()
 	out := lookCalls{}
 	for _, w := range ws {

@@ -281,7 +281,7 @@ func TestWebhookRollback(t *testing.T) {
 	}
 	// Not polled before the release routes traffic, nor on its way out.
 	for _, c := range h.calls("/pager") {
-		if !polls(c.payload.Phase) {
+		if !inSteps(c.payload.Phase) {
 			t.Errorf("polled in phase %s", c.payload.Phase)
 		}
 	}
