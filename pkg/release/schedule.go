@@ -94,13 +94,10 @@ func (v *validator) schedule(p string, s *Schedule) {
 			if _, err := schedule.ParseCron(w.Cron); err != nil {
 				v.add(wp+".cron", "%v", err)
 			}
-			switch {
-			case w.Duration == nil:
+			if w.Duration == nil {
 				v.add(wp+".duration", "is required: how long each activation of the cron keeps the window open (e.g. 8h)")
-			case w.Duration.Duration <= 0:
-				v.add(wp+".duration", "must be positive, got %s", w.Duration.Duration)
-			case w.Duration.Duration > 366*24*time.Hour:
-				v.add(wp+".duration", "%s is more than a year", w.Duration.Duration)
+			} else if err := schedule.CheckDuration(w.Duration.Duration); err != nil {
+				v.add(wp+".duration", "%v", err)
 			}
 		}
 	}

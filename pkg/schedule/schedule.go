@@ -36,14 +36,22 @@ func ParseWindow(expr string, d time.Duration) (Window, error) {
 	if err != nil {
 		return w, err
 	}
-	if d <= 0 {
-		return w, fmt.Errorf("duration must be positive, got %s", d)
-	}
-	if d > maxDuration {
-		return w, fmt.Errorf("duration %s is more than a year", d)
+	if err := CheckDuration(d); err != nil {
+		return w, fmt.Errorf("duration %w", err)
 	}
 	w.sched = s
 	return w, nil
+}
+
+// CheckDuration checks a window's duration: positive, at most a year.
+func CheckDuration(d time.Duration) error {
+	switch {
+	case d <= 0:
+		return fmt.Errorf("must be positive, got %s", d)
+	case d > maxDuration:
+		return fmt.Errorf("%s is more than a year", d)
+	}
+	return nil
 }
 
 const maxDuration = 366 * 24 * time.Hour
