@@ -11,7 +11,10 @@ import (
 )
 
 // freezeRelease: 20%, a pause of a minute, 60%, with a deny window from
-// 11:00 to 13:00 UTC every day. The world's clock starts at 12:00.
+// 11:00 to 12:10 UTC every day. The world's clock starts at 12:00, so
+// the release waits ten minutes of fake time (every wait of the idle loop
+// is a ref check against the loopback git server: an hour's wait would
+// make the test slow for no further coverage).
 func freezeRelease(t *testing.T) *release.Release {
 	return testRelease(t, func(r *release.Release) {
 		r.Spec.Steps = []release.Step{
@@ -19,7 +22,7 @@ func freezeRelease(t *testing.T) *release.Release {
 			{Pause: &release.Pause{Duration: &release.Duration{Duration: time.Minute}}},
 			{SetWeight: ptr(int32(60))},
 		}
-		r.Spec.Schedule = &release.Schedule{Deny: []release.ScheduleWindow{{Cron: "0 11 * * *", Duration: &release.Duration{Duration: 2 * time.Hour}}}}
+		r.Spec.Schedule = &release.Schedule{Deny: []release.ScheduleWindow{{Cron: "0 11 * * *", Duration: &release.Duration{Duration: 70 * time.Minute}}}}
 	})
 }
 
@@ -58,7 +61,7 @@ func TestWindowHoldsSteps(t *testing.T) {
 	if got.Status.Phase != release.Promoted {
 		t.Fatalf("phase %s: %s", got.Status.Phase, got.Status.Message)
 	}
-	open := time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC)
+	open := time.Date(2026, 11, 23, 12, 10, 0, 0, time.UTC)
 	if at := entryTime(t, got, "route"); !at.Before(open) {
 		t.Errorf("route committed at %s: the preparation is not held", at)
 	}
@@ -68,8 +71,8 @@ func TestWindowHoldsSteps(t *testing.T) {
 	if len(held) == 0 {
 		t.Fatal("no outcome said the schedule held the release")
 	}
-	want := `waiting for the schedule before step/0/weight/20: the schedule is closed (in the deny window "0 11 * * *" (2h0m0s)) until 2026-11-23T13:00:00Z`
-	if held[0].Reason != want || !held[0].Gated || held[0].Wait <= 0 || held[0].Wait > time.Hour {
+	want := `waiting for the schedule before step/0/weight/20: the schedule is closed (in the deny window "0 11 * * *" (1h10m0s)) until 2026-11-23T12:10:00Z`
+	if held[0].Reason != want || !held[0].Gated || held[0].Wait <= 0 || held[0].Wait > 10*time.Minute {
 		t.Errorf("held: %q, wait %s\nwant %q", held[0].Reason, held[0].Wait, want)
 	}
 	if a := strings.Join(w.Actions(), " "); a != "start route step/0/weight/20 step/1/pause step/2/weight/60 promote retire promoted" {
@@ -91,7 +94,7 @@ func TestWindowNeverHoldsTheWayBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := run(t, m, untilDone)
-	if got.Status.Phase != release.Abandoned || !w.Clock.Now().Before(time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC)) {
+	if got.Status.Phase != release.Abandoned || !w.Clock.Now().Before(time.Date(2026, 11, 23, 12, 10, 0, 0, time.UTC)) {
 		t.Fatalf("phase %s at %s", got.Status.Phase, w.Clock.Now())
 	}
 }
@@ -113,7 +116,7 @@ func TestWindowCommandsByHand(t *testing.T) {
 		func() error { _, err := m.SetWeight(ctx, 50); return err },
 	} {
 		err := cmd()
-		if !errors.Is(err, ErrWindowClosed) || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "until 2026-11-23T13:00:00Z; to") || !strings.Contains(err.Error(), "add --ignore-window") {
+		if !errors.Is(err, ErrWindowClosed) || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "until 2026-11-23T12:10:00Z; to") || !strings.Contains(err.Error(), "add --ignore-window") {
 			t.Errorf("outside the window: %v", err)
 		}
 	}
