@@ -389,8 +389,8 @@ func TestEveryActionHasItsPhase(t *testing.T) {
 	c := loadCatalogue(t)
 	// Actions whose phase is set elsewhere than on their line.
 	elsewhere := map[string]string{
-		"step/%d/analysis/failed": "Abandoning", // abandon()
-		"background/failed":       "Abandoning", // abandon()
+		"step/%d/analysis/failed": "Abandoning",     // abandon()
+		"background/failed":       "Abandoning",     // abandon()
 		"set-weight/%d":           "FromAnnotation", // kept: the annotations say
 	}
 	files, err := filepath.Glob("../../pkg/machine/*.go")
