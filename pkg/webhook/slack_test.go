@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"testing"
 	"time"
 
@@ -65,6 +67,15 @@ func TestSlackFormat(t *testing.T) {
 		if got := texts[len(texts)-1]; got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.p.Type, got, tc.want)
 		}
+	}
+	// docs/webhooks.md shows the event's text.
+	doc, err := os.ReadFile("../../docs/webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)### format: slack\n.*?```text\n(.*?)\n```").FindSubmatch(doc)
+	if m == nil || string(m[1]) != SlackText(event) {
+		t.Errorf("docs/webhooks.md does not show the event's Slack text %q", SlackText(event))
 	}
 	// The JSON payload is refused by the same receiver: the format matters.
 	w := release.Webhook{Name: "chat", Type: release.Event, URL: srv.URL, Format: release.FormatJSON}
