@@ -29,11 +29,18 @@ TB_PORT_REPO_SERVER_METRICS=${GITCANARY_TESTBED_REPO_SERVER_METRICS_PORT:-18084}
 TB_PORT_CONTROLLER_METRICS=${GITCANARY_TESTBED_CONTROLLER_METRICS_PORT:-18082}
 TB_PORT_ARGOCD=${GITCANARY_TESTBED_ARGOCD_PORT:-18080}
 TB_PORT_ARGOCD_METRICS=${GITCANARY_TESTBED_ARGOCD_METRICS_PORT:-18083}
+# The notifications controller's metrics: Argo CD 2.14 binds it on 0.0.0.0
+# (hard-coded); it serves only metrics.
+TB_PORT_NOTIFICATIONS_METRICS=${GITCANARY_TESTBED_NOTIFICATIONS_METRICS_PORT:-18085}
 TB_PORT_GIT=${GITCANARY_TESTBED_GIT_PORT:-19418}
 TB_PORT_PROMETHEUS=${GITCANARY_TESTBED_PROMETHEUS_PORT:-19090}
 
 # Components in start order; down stops them in reverse.
-TB_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok redis argocd-repo-server argocd-application-controller argocd-server git-daemon prometheus)
+TB_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok redis argocd-repo-server argocd-application-controller argocd-server git-daemon prometheus argocd-notifications)
+
+# Components added to the bed after others were running: up.sh starts them
+# alone on a running bed that lacks them, without restarting the rest.
+TB_LATE_COMPONENTS=(prometheus argocd-notifications)
 
 tb_log() { printf '[testbed %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 tb_die() { tb_log "ERROR: $*"; exit 1; }
@@ -68,6 +75,7 @@ tb_port_of() {
 	argocd-server) echo "$TB_PORT_ARGOCD" ;;
 	git-daemon) echo "$TB_PORT_GIT" ;;
 	prometheus) echo "$TB_PORT_PROMETHEUS" ;;
+	argocd-notifications) echo "$TB_PORT_NOTIFICATIONS_METRICS" ;;
 	esac
 }
 

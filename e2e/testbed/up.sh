@@ -2,10 +2,12 @@
 # Starts the local test bed on 127.0.0.1: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kwok (one fake Node), the Istio and
 # Argo CD CRDs, redis, Argo CD (repo-server, application controller, server),
-# a git daemon and Prometheus (prometheus.sh). Idempotent: when the bed is
-# already up it says so and returns; when only Prometheus is missing (a bed
-# started before it was part of the bed) it starts Prometheus alone. State lives in ${GITCANARY_TESTBED_DIR:-<repo>/.work/testbed};
-# `env` there holds what clients need (see README.md).
+# a git daemon, Prometheus (prometheus.sh) and Argo CD's notifications
+# controller (notifications.sh). Idempotent: when the bed is already up it
+# says so and returns; when only components of TB_LATE_COMPONENTS are
+# missing (a bed started before they were part of it) it starts those alone.
+# State lives in ${GITCANARY_TESTBED_DIR:-<repo>/.work/testbed}; `env` there
+# holds what clients need (see README.md).
 set -Eeuo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -26,29 +28,66 @@ if ((${#dead[@]} == 0)) && [[ -s $TB_DIR/env ]] &&
 	tb_log "test bed already up (started $(cat "$TB_DIR/started" 2>/dev/null || echo '?')); env: $TB_DIR/env"
 	exit 0
 fi
-# A bed started before Prometheus was part of it: start Prometheus alone
-# rather than restart everything under the feet of its users.
-if [[ ${dead[*]} == prometheus ]] && [[ -s $TB_DIR/env ]] &&
-	curl -fsSk --max-time 3 "https://$TB_HOST:$TB_PORT_APISERVER/readyz" >/dev/null &&
-	curl -fsS --max-time 3 "http://$TB_HOST:$TB_PORT_ARGOCD/healthz" >/dev/null; then
-	command -v prometheus >/dev/null || "$TB_HERE/install-deps.sh"
-	tb_port_open "$TB_PORT_PROMETHEUS" &&
-		tb_die "port $TB_HOST:$TB_PORT_PROMETHEUS for prometheus is in use by another process; stop it or set GITCANARY_TESTBED_PROMETHEUS_PORT"
-	mkdir -p "$TB_DIR/logs" "$TB_DIR/pids"
-	rm -rf "$TB_DIR/prometheus"
-	umask 077
-	setsid "$TB_HERE/prometheus.sh" "$TB_DIR/prometheus" "$TB_PORT_PROMETHEUS" >"$TB_DIR/logs/prometheus.log" 2>&1 </dev/null &
-	echo $! >"$TB_DIR/pids/prometheus.pid"
+# notifications_ready: the notifications controller serves its metrics and
+# says it works in namespace argocd (2.14 takes it from the kubeconfig).
+notifications_ready() {
+	curl -fsS --max-time 3 "http://$TB_HOST:$TB_PORT_NOTIFICATIONS_METRICS/metrics" >/dev/null &&
+		grep -q 'namespace=argocd' "$TB_DIR/logs/argocd-notifications.log"
+}
+
+# start_late NAME: starts one of TB_LATE_COMPONENTS on a running bed, as the
+# full start below does, and waits until it answers.
+start_late() {
+	local name=$1 port ready deadline
+	port=$(tb_port_of "$name")
+	tb_port_open "$port" &&
+		tb_die "port $TB_HOST:$port for $name is in use by another process; stop it or override the port (see lib.sh)"
+	case $name in
+	prometheus)
+		command -v prometheus >/dev/null || "$TB_HERE/install-deps.sh"
+		rm -rf "$TB_DIR/prometheus"
+		setsid "$TB_HERE/prometheus.sh" "$TB_DIR/prometheus" "$TB_PORT_PROMETHEUS" >"$TB_DIR/logs/prometheus.log" 2>&1 </dev/null &
+		ready=(curl -fsS --max-time 3 "http://$TB_HOST:$TB_PORT_PROMETHEUS/-/ready")
+		;;
+	argocd-notifications)
+		# The running Argo CD's own binary, whatever build.sh would build now.
+		local bin
+		bin=$(sed -n "s/^GITCANARY_TESTBED_BIN='\(.*\)'$/\1/p" "$TB_DIR/env")
+		[[ -x $bin/argocd ]] || tb_die "no argocd binary in $TB_DIR/env's GITCANARY_TESTBED_BIN ($bin)"
+		setsid "$TB_HERE/notifications.sh" "$TB_DIR" "$bin" "$TB_HOST:$TB_PORT_REPO_SERVER" "$TB_PORT_NOTIFICATIONS_METRICS" \
+			>"$TB_DIR/logs/argocd-notifications.log" 2>&1 </dev/null &
+		ready=(notifications_ready)
+		;;
+	*) tb_die "$name cannot be started alone" ;;
+	esac
+	echo $! >"$TB_DIR/pids/$name.pid"
 	deadline=$((SECONDS + WAIT_SECS))
-	until curl -fsS --max-time 3 "http://$TB_HOST:$TB_PORT_PROMETHEUS/-/ready" >/dev/null 2>&1; do
-		tb_pid_alive prometheus || { tail -n 30 "$TB_DIR/logs/prometheus.log" >&2; tb_die "prometheus exited"; }
-		((SECONDS < deadline)) || tb_die "prometheus did not answer within ${WAIT_SECS}s"
+	until "${ready[@]}" >/dev/null 2>&1; do
+		tb_pid_alive "$name" || { tail -n 30 "$TB_DIR/logs/$name.log" >&2; tb_die "$name exited"; }
+		((SECONDS < deadline)) || tb_die "$name did not answer within ${WAIT_SECS}s"
 		sleep 0.3
 	done
-	grep -v -e '^GITCANARY_PROMETHEUS_URL=' -e '^GITCANARY_TESTBED_PROMETHEUS_TARGETS=' "$TB_DIR/env" >"$TB_DIR/env.tmp"
-	tb_prometheus_env >>"$TB_DIR/env.tmp"
-	mv "$TB_DIR/env.tmp" "$TB_DIR/env"
-	tb_log "test bed was up without Prometheus; started it: http://$TB_HOST:$TB_PORT_PROMETHEUS"
+	if [[ $name == prometheus ]]; then
+		grep -v -e '^GITCANARY_PROMETHEUS_URL=' -e '^GITCANARY_TESTBED_PROMETHEUS_TARGETS=' "$TB_DIR/env" >"$TB_DIR/env.tmp"
+		tb_prometheus_env >>"$TB_DIR/env.tmp"
+		mv "$TB_DIR/env.tmp" "$TB_DIR/env"
+	fi
+	tb_log "test bed was up without $name; started it alone (port $port)"
+}
+
+# A bed started before some components were part of it (TB_LATE_COMPONENTS,
+# e.g. Prometheus): start those alone rather than restart everything under
+# the feet of its users.
+late_only=1
+for c in "${dead[@]}"; do
+	[[ " ${TB_LATE_COMPONENTS[*]} " == *" $c "* ]] || late_only=0
+done
+if ((${#dead[@]} > 0 && ${#alive[@]} > 0 && late_only)) && [[ -s $TB_DIR/env ]] &&
+	curl -fsSk --max-time 3 "https://$TB_HOST:$TB_PORT_APISERVER/readyz" >/dev/null &&
+	curl -fsS --max-time 3 "http://$TB_HOST:$TB_PORT_ARGOCD/healthz" >/dev/null; then
+	mkdir -p "$TB_DIR/logs" "$TB_DIR/pids"
+	umask 077
+	for c in "${dead[@]}"; do start_late "$c"; done
 	exit 0
 fi
 if ((${#alive[@]} > 0)); then
@@ -457,6 +496,10 @@ start argocd-server "${argo_env[@]}" argocd-server --namespace argocd --insecure
 	--metrics-address "$TB_HOST" --metrics-port "$TB_PORT_ARGOCD_METRICS" \
 	--redis "$redis" --repo-server "$repo" --repo-server-plaintext \
 	--staticassets "$TB_DIR/argocd/no-ui" --loglevel info
+# Argo CD's notifications controller (notifications.sh): Applications and
+# argocd-notifications-cm in namespace argocd; commit messages through the
+# repo-server.
+start argocd-notifications "$TB_HERE/notifications.sh" "$TB_DIR" "$BIN" "$repo" "$TB_PORT_NOTIFICATIONS_METRICS"
 
 # --- wait for every component ---------------------------------------------------
 
@@ -469,6 +512,7 @@ wait_for prometheus http_ok "http://$TB_HOST:$TB_PORT_PROMETHEUS/-/ready"
 wait_for argocd-repo-server http_ok "http://$TB_HOST:$TB_PORT_REPO_SERVER_METRICS/healthz"
 wait_for argocd-application-controller http_ok "http://127.0.0.1:$TB_PORT_CONTROLLER_METRICS/healthz"
 wait_for argocd-server http_ok "http://$TB_HOST:$TB_PORT_ARGOCD/healthz"
+wait_for argocd-notifications notifications_ready
 
 # An API token of the gitcanary account, made through Argo CD itself.
 api=http://$TB_HOST:$TB_PORT_ARGOCD/api/v1

@@ -65,7 +65,26 @@ type Webhook struct {
 	Interval *Duration `json:"interval,omitempty"`
 	// Metadata is passed to the webhook as it is, in the payload's metadata.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Format is the body's: json (gitcanary's payload, the default) or
+	// slack ({"text": ...}, what Slack's incoming webhooks and the chat
+	// tools compatible with them read). Only notifications (event,
+	// post-release) may use slack: other webhooks answer, and a chat's
+	// answer says nothing.
+	Format WebhookFormat `json:"format,omitempty"`
 }
+
+// WebhookFormat is the body format of a webhook call.
+type WebhookFormat string
+
+// The webhook body formats.
+const (
+	FormatJSON  WebhookFormat = "json"
+	FormatSlack WebhookFormat = "slack"
+)
+
+// Notification reports whether a webhook of this type only receives
+// news (its answer changes nothing).
+func (t WebhookType) Notification() bool { return t == Event || t == PostRelease }
 
 // Webhook defaults.
 const (
@@ -123,6 +142,15 @@ func (v *validator) webhooks(ws []Webhook) {
 		}
 		if w.Interval != nil && w.Interval.Duration < time.Second {
 			v.add(p+".interval", "must be at least 1s, got %s", w.Interval.Duration)
+		}
+		switch w.Format {
+		case "", FormatJSON:
+		case FormatSlack:
+			if w.Type != "" && !w.Type.Notification() {
+				v.add(p+".format", "slack is for notifications (types event and post-release); a %s webhook's answer decides, and a chat answers every message 200", w.Type)
+			}
+		default:
+			v.add(p+".format", "unknown format %q; use json or slack", w.Format)
 		}
 		for k := range w.Metadata {
 			if strings.TrimSpace(k) == "" {

@@ -15,7 +15,8 @@ const webhooksYAML = validYAML + `  webhooks:
     - {name: promo, type: confirm-promotion, url: "https://hooks.example/promo"}
     - {name: pager, type: rollback, url: "https://hooks.example/pager", interval: 5s}
     - {name: done, type: post-release, url: "https://hooks.example/done"}
-    - {name: feed, type: event, url: "https://hooks.example/feed?team=reviews"}
+    - {name: feed, type: event, url: "https://hooks.example/feed?team=reviews", format: json}
+    - {name: chat, type: post-release, url: "https://hooks.example/chat", format: slack}
 `
 
 func TestWebhooksValid(t *testing.T) {
@@ -26,7 +27,7 @@ func TestWebhooksValid(t *testing.T) {
 	if err := Validate(r, ValidateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Spec.Webhooks) != len(WebhookTypes) {
+	if len(r.Spec.Webhooks) != len(WebhookTypes)+1 {
 		t.Fatalf("%d webhooks", len(r.Spec.Webhooks))
 	}
 	w := r.Spec.WebhooksOf(ConfirmStep)
@@ -58,6 +59,8 @@ func TestWebhooksInvalid(t *testing.T) {
 		{"timeout: 30s", "timeout: 2m", "spec.webhooks[1].timeout: must be more than 0 and at most 1m0s, got 2m0s"},
 		{"timeout: 30s", "timeout: 0s", "spec.webhooks[1].timeout: must be more than 0"},
 		{"interval: 5s", "interval: 100ms", "spec.webhooks[5].interval: must be at least 1s, got 100ms"},
+		{"format: slack", "format: teams", `spec.webhooks[8].format: unknown format "teams"; use json or slack`},
+		{"interval: 1m}", "interval: 1m, format: slack}", "spec.webhooks[3].format: slack is for notifications (types event and post-release); a confirm-step webhook's answer decides"},
 		{"metadata: {suite: smoke}", `metadata: {"": smoke}`, "spec.webhooks[1].metadata: has an empty key"},
 	}
 	for _, tc := range cases {

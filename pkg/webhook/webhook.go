@@ -21,7 +21,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -148,10 +147,11 @@ type Client struct {
 	Auth []Auth
 }
 
-// Call POSTs p to the webhook and returns its answer. It never returns an
+// Call POSTs p to the webhook (as JSON, or as a Slack message for format
+// slack: slack.go) and returns its answer. It never returns an
 // error: what went wrong is in the Answer.
 func (c *Client) Call(ctx context.Context, w release.Webhook, p Payload) Answer {
-	body, err := json.Marshal(p)
+	body, err := encode(w, p)
 	if err != nil {
 		return Answer{Err: err}
 	}
