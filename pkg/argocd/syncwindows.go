@@ -226,13 +226,15 @@ const (
 	maxEdges = 20000
 )
 
-// nextOpen is the first time after t at which a manual sync is allowed:
-// the windows change state only where one starts or ends, so it visits
-// those instants in order.
-func nextOpen(ws []window, t time.Time) time.Time {
-	end := t.Add(horizon)
-	for cur, n := t, 0; cur.Before(end) && n < maxEdges; n++ {
-		next := end
+// nextOpen is the first time after t at which a manual sync is allowed.
+func nextOpen(ws []window, t time.Time) time.Time { return nextWhere(ws, t, t.Add(horizon), true) }
+
+// nextWhere is the first time in (from, to) at which a manual sync is
+// allowed (open) or refused (!open), or zero: the windows change state
+// only where one starts or ends, so it visits those instants in order.
+func nextWhere(ws []window, from, to time.Time, open bool) time.Time {
+	for cur, n := from, 0; n < maxEdges; n++ {
+		next := to
 		for _, w := range ws {
 			for _, b := range w.edges(cur) {
 				if b.After(cur) && b.Before(next) {
@@ -240,10 +242,10 @@ func nextOpen(ws []window, t time.Time) time.Time {
 				}
 			}
 		}
-		if !next.Before(end) {
+		if !next.Before(to) {
 			return time.Time{}
 		}
-		if canSync(ws, next, true) {
+		if canSync(ws, next, true) == open {
 			return next
 		}
 		cur = next
@@ -259,6 +261,41 @@ func (w window) edges(t time.Time) []time.Time {
 	out := []time.Time{w.schedule.Next(wall).Add(time.Second - back)}
 	if start := w.schedule.Next(wall.Add(-w.duration)); start.Before(wall) {
 		out = append(out, start.Add(w.duration-back))
+	}
+	return out
+}
+
+// Forecast warns, for a release that runs from from for span (its timed
+// steps; longer when it waits for people), where the windows will hold it:
+// closed now, closing within the span, invalid, or only open by
+// manualSync (which lets gitcanary's syncs through but not automated
+// sync). No windows, no warnings.
+func (w *SyncWindows) Forecast(from time.Time, span time.Duration) []string {
+	if len(w.Windows) == 0 {
+		return nil
+	}
+	ws, err := compileWindows(w.Windows)
+	if err != nil {
+		return []string{fmt.Sprintf("Argo CD's sync windows of project %s are invalid (%v): Argo CD refuses every sync of the app until they are fixed", w.Project, err)}
+	}
+	var out []string
+	if !canSync(ws, from, true) {
+		out = append(out, fmt.Sprintf("now, %s: the release's commits would wait (the way back is committed and waits for Argo CD)", w.Describe(from)))
+	} else if at := nextWhere(ws, from, from.Add(span), false); !at.IsZero() {
+		st, _ := w.At(at)
+		msg := fmt.Sprintf("Argo CD's %s from %s, within the release's %s from now: a step falling in it waits", st.Reason, at.UTC().Format(time.RFC3339), span)
+		if !st.Until.IsZero() {
+			msg += " until " + st.Until.UTC().Format(time.RFC3339)
+		}
+		out = append(out, msg)
+	}
+	for _, x := range ws {
+		if x.spec.ManualSync {
+			out = append(out, fmt.Sprintf("%s sync window %s has manualSync: gitcanary's syncs (manual) go through it, automated sync and selfHeal do not", x.spec.Kind, listWindows([]v1alpha1.SyncWindow{x.spec})))
+		}
+	}
+	if w.NoTimeZones {
+		out = append(out, "the token may not read project "+w.Project+" (projects, get): its windows' time zones are unknown and UTC is assumed")
 	}
 	return out
 }

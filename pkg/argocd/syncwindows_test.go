@@ -136,3 +136,32 @@ func TestSyncWindowsInvalid(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncWindowsForecast(t *testing.T) {
+	at := time.Date(2026, 12, 2, 20, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		windows []v1alpha1.SyncWindow
+		span    time.Duration
+		want    []string
+	}{
+		{name: "none"},
+		{name: "closed now", windows: []v1alpha1.SyncWindow{deny("0 19 * * *", "2h")}, span: time.Hour,
+			want: []string{`now, Argo CD's deny sync window "0 19 * * *" for 2h of project default refuses syncs until 2026-12-02T21:00:00Z: the release's commits would wait (the way back is committed and waits for Argo CD)`}},
+		{name: "closes within the release", windows: []v1alpha1.SyncWindow{deny("0 22 * * *", "8h")}, span: 3 * time.Hour,
+			want: []string{`Argo CD's deny sync window "0 22 * * *" for 8h of project default refuses syncs from 2026-12-02T22:00:01Z, within the release's 3h0m0s from now: a step falling in it waits until 2026-12-03T06:00:00Z`}},
+		{name: "closes after the release", windows: []v1alpha1.SyncWindow{deny("0 22 * * *", "8h")}, span: time.Hour},
+		{name: "manualSync", windows: []v1alpha1.SyncWindow{manual(deny("0 19 * * *", "2h"))}, span: time.Hour,
+			want: []string{`deny sync window "0 19 * * *" for 2h, manualSync has manualSync: gitcanary's syncs (manual) go through it, automated sync and selfHeal do not`}},
+		{name: "invalid", windows: []v1alpha1.SyncWindow{deny("@daily", "2h")}, span: time.Hour,
+			want: []string{`Argo CD's sync windows of project default are invalid (syncWindows[0]: cannot parse schedule "@daily": parser does not accept descriptors: @daily): Argo CD refuses every sync of the app until they are fixed`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := (&SyncWindows{Project: "default", Windows: tt.windows}).Forecast(at, tt.span)
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("Forecast:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}

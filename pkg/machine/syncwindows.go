@@ -97,7 +97,16 @@ func (m *Machine) syncRefused(ctx context.Context, rec *release.Release, commit,
 	m.blocked.note(commit, now)
 	out := Outcome{Release: rec, Gated: true, Window: true, Wait: syncWindowRecheck,
 		Reason: fmt.Sprintf("%s %s: blocked by Argo CD's sync windows", what, shortHash(commit))}
-	if w, err := m.deps.Argo.SyncWindows(ctx, rec.Spec.ArgoCD.Application); err == nil {
+	w, err := m.deps.Argo.SyncWindows(ctx, rec.Spec.ArgoCD.Application)
+	switch {
+	case err != nil:
+	case w.CanSync:
+		// Argo CD's controller marks a new operation blocked for a moment
+		// (its first pass reads the operation as automated) and then runs
+		// it: look again soon.
+		out.Wait = errorPoll
+		out.Reason = fmt.Sprintf("%s %s: Argo CD says a sync window holds it, and its windows allow a manual sync now", what, shortHash(commit))
+	default:
 		out.Wait = syncWindowWait(w, now)
 		out.Reason = fmt.Sprintf("%s %s: %s", what, shortHash(commit), w.Describe(now))
 	}
