@@ -10,7 +10,7 @@ import (
 )
 
 // syncWindowWarnings says, for lint --live, where the Application
-// project's sync windows would hold release r (docs/schedules.md#argo-cd-sync-windows).
+// project's sync windows would hold release r (docs/schedules.md#argo-cds-sync-windows).
 // Without an Argo CD server it says nothing: lint --live reads the
 // cluster, and Argo CD only when it is given.
 func (g *globals) syncWindowWarnings(ctx context.Context, r *release.Release) ([]string, error) {

@@ -14,7 +14,7 @@ type windowReader interface {
 	SyncWindows(ctx context.Context, name string) (*argocd.SyncWindows, error)
 }
 
-const windowsRemedy = "see docs/schedules.md#argo-cd-sync-windows: while Argo CD's windows refuse syncs, a release waits before each step (aborts are committed and wait for Argo CD); give deny windows manualSync: true to let gitcanary's syncs, aborts included, through"
+const windowsRemedy = "see docs/schedules.md#argo-cds-sync-windows: while Argo CD's windows refuse syncs, a release waits before each step (aborts are committed and wait for Argo CD); give deny windows manualSync: true to let gitcanary's syncs, aborts included, through"
 
 // syncWindows warns where the Application project's sync windows would
 // hold a release: closed now, closing within the release's timed steps
