@@ -1,11 +1,11 @@
 package doctor
 
 import (
-	"time"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
