@@ -23,6 +23,9 @@ type Client interface {
 	// Annotate merges annotations into the Application's metadata (an
 	// empty value removes one).
 	Annotate(ctx context.Context, name string, annotations map[string]string) error
+	// SyncWindows reads what the Application's project's sync windows say
+	// about syncing it (syncwindows.go).
+	SyncWindows(ctx context.Context, name string) (*SyncWindows, error)
 }
 
 // ErrOperationInProgress means Argo CD is already running an operation on the app.
@@ -64,4 +67,8 @@ type Verdict struct {
 	// sync may succeed. Since is when it finished, to space the retries.
 	Resync bool
 	Since  time.Time
+	// Blocked: the running operation (the commit's, or one before it that
+	// the commit's sync waits for) is held by a sync window; it goes on
+	// when a window opens.
+	Blocked bool
 }

@@ -113,9 +113,12 @@ func Assess(app *v1alpha1.Application, t Target) Verdict {
 	if running {
 		opRev := operationRevision(st)
 		if opRev == "" || !isCommit(opRev) || t.carries(opRev) {
-			return Verdict{State: Syncing, Reason: withMessage(fmt.Sprintf("operation %s for %s", st.Phase, revisionLabel(opRev)), st.Message)}
+			v := Verdict{State: Syncing, Reason: withMessage(fmt.Sprintf("operation %s for %s", st.Phase, revisionLabel(opRev)), st.Message)}
+			v.Blocked = strings.HasPrefix(st.Message, BlockedOperationMessage)
+			return v
 		}
-		return Verdict{State: Waiting, Reason: fmt.Sprintf("another operation (sync to %s) is %s", short(opRev), st.Phase)}
+		return Verdict{State: Waiting, Reason: withMessage(fmt.Sprintf("another operation (sync to %s) is %s", short(opRev), st.Phase), st.Message),
+			Blocked: strings.HasPrefix(st.Message, BlockedOperationMessage)}
 	}
 	if c := comparisonError(app); c != "" {
 		return Verdict{State: Errored, Reason: "Argo CD cannot compare the app with git: " + c, Since: finishedAt(st)}
@@ -355,4 +358,14 @@ func orUnknown(s string) string {
 		return "Unknown"
 	}
 	return s
+}
+
+// OperationStart is when Argo CD started the app's current or last sync
+// operation, if that operation carries the target's commit; zero otherwise.
+func OperationStart(app *v1alpha1.Application, t Target) time.Time {
+	st := app.Status.OperationState
+	if st == nil || !t.carries(operationRevision(st)) {
+		return time.Time{}
+	}
+	return st.StartedAt.Time
 }

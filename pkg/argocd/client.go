@@ -10,6 +10,7 @@ import (
 
 	"github.com/argoproj/argo-cd/v2/pkg/apiclient"
 	applicationpkg "github.com/argoproj/argo-cd/v2/pkg/apiclient/application"
+	projectpkg "github.com/argoproj/argo-cd/v2/pkg/apiclient/project"
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -31,6 +32,7 @@ func New(ctx context.Context, o Options) (Client, io.Closer, error) {
 	type conn struct {
 		closer io.Closer
 		apps   applicationpkg.ApplicationServiceClient
+		projs  projectpkg.ProjectServiceClient
 		err    error
 	}
 	done := make(chan conn, 1)
@@ -48,7 +50,12 @@ func New(ctx context.Context, o Options) (Client, io.Closer, error) {
 			return
 		}
 		closer, apps, err := api.NewApplicationClient()
-		done <- conn{closer: closer, apps: apps, err: err}
+		if err != nil {
+			done <- conn{closer: closer, err: err}
+			return
+		}
+		pcloser, projs, err := api.NewProjectClient()
+		done <- conn{closer: closers{closer, pcloser}, apps: apps, projs: projs, err: err}
 	}()
 	select {
 	case c := <-done:
@@ -58,7 +65,7 @@ func New(ctx context.Context, o Options) (Client, io.Closer, error) {
 			}
 			return nil, nil, fmt.Errorf("connect to Argo CD at %s: %w", o.Server, c.err)
 		}
-		return &client{apps: c.apps}, c.closer, nil
+		return &client{apps: c.apps, projs: c.projs}, c.closer, nil
 	case <-ctx.Done():
 		go func() { // close whatever the abandoned attempt opens
 			if c := <-done; c.closer != nil {
@@ -69,9 +76,29 @@ func New(ctx context.Context, o Options) (Client, io.Closer, error) {
 	}
 }
 
-// client implements Client over the apiclient's ApplicationService.
+// client implements Client over the apiclient's ApplicationService (and
+// ProjectService, for sync windows).
 type client struct {
-	apps applicationServer
+	apps  applicationServer
+	projs projectServer
+}
+
+// closers closes each of its non-nil closers.
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var errs []error
+	for _, c := range cs {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// projectServer is the part of projectpkg.ProjectServiceClient used here.
+type projectServer interface {
+	Get(ctx context.Context, in *projectpkg.ProjectQuery, opts ...grpc.CallOption) (*v1alpha1.AppProject, error)
 }
 
 // applicationServer is the part of applicationpkg.ApplicationServiceClient
@@ -80,6 +107,7 @@ type applicationServer interface {
 	Get(ctx context.Context, in *applicationpkg.ApplicationQuery, opts ...grpc.CallOption) (*v1alpha1.Application, error)
 	Sync(ctx context.Context, in *applicationpkg.ApplicationSyncRequest, opts ...grpc.CallOption) (*v1alpha1.Application, error)
 	Patch(ctx context.Context, in *applicationpkg.ApplicationPatchRequest, opts ...grpc.CallOption) (*v1alpha1.Application, error)
+	GetApplicationSyncWindows(ctx context.Context, in *applicationpkg.ApplicationSyncWindowsQuery, opts ...grpc.CallOption) (*applicationpkg.ApplicationSyncWindowsResponse, error)
 }
 
 // Get implements Client. name may be "namespace/name" for applications
@@ -173,6 +201,9 @@ func classify(err error) error {
 		return &apiError{sentinel: ErrOperationInProgress, err: err}
 	case st.Code() == codes.FailedPrecondition && strings.Contains(msg, "auto-sync currently set to"):
 		return &apiError{sentinel: ErrAutoSync, err: err}
+	case st.Code() == codes.PermissionDenied && strings.HasPrefix(msg, "cannot sync: "):
+		// A sync window (or an invalid one); RBAC refusals share the code.
+		return &apiError{sentinel: ErrSyncWindow, err: err}
 	case st.Code() == codes.NotFound, st.Code() == codes.PermissionDenied:
 		return &apiError{sentinel: ErrNotFound, err: err}
 	}
@@ -195,3 +226,44 @@ func (e *apiError) Error() string {
 }
 
 func (e *apiError) Unwrap() []error { return []error{e.sentinel, e.err} }
+
+// SyncWindows implements Client: Argo CD's verdict for a manual sync now
+// (GetApplicationSyncWindows, which needs only "applications, get"), and,
+// when windows apply, the project's windows in full (with their time
+// zones; "projects, get"), else the Application API's list of them.
+func (c *client) SyncWindows(ctx context.Context, name string) (*SyncWindows, error) {
+	ns, n := splitName(name)
+	q := &applicationpkg.ApplicationSyncWindowsQuery{Name: &n}
+	if ns != "" {
+		q.AppNamespace = &ns
+	}
+	resp, err := c.apps.GetApplicationSyncWindows(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read the sync windows of application %q: %w", name, classify(err))
+	}
+	out := &SyncWindows{CanSync: resp.GetCanSync()}
+	if len(resp.AssignedWindows) == 0 {
+		return out, nil
+	}
+	app, err := c.Get(ctx, name, false)
+	if err != nil {
+		return nil, err
+	}
+	out.Project = app.Spec.GetProject()
+	if c.projs != nil {
+		proj, err := c.projs.Get(ctx, &projectpkg.ProjectQuery{Name: out.Project})
+		if err == nil {
+			if matched := proj.Spec.SyncWindows.Matches(app); matched != nil {
+				for _, w := range *matched {
+					out.Windows = append(out.Windows, *w)
+				}
+			}
+			return out, nil
+		}
+	}
+	out.NoTimeZones = true
+	for _, w := range resp.AssignedWindows {
+		out.Windows = append(out.Windows, v1alpha1.SyncWindow{Kind: w.GetKind(), Schedule: w.GetSchedule(), Duration: w.GetDuration(), ManualSync: w.GetManualSync()})
+	}
+	return out, nil
+}

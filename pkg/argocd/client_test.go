@@ -20,6 +20,11 @@ type stubServer struct {
 	syncReq  *applicationpkg.ApplicationSyncRequest
 	patchReq *applicationpkg.ApplicationPatchRequest
 	response *v1alpha1.Application
+	windows  *applicationpkg.ApplicationSyncWindowsResponse
+}
+
+func (s *stubServer) GetApplicationSyncWindows(_ context.Context, in *applicationpkg.ApplicationSyncWindowsQuery, _ ...grpc.CallOption) (*applicationpkg.ApplicationSyncWindowsResponse, error) {
+	return s.windows, s.err
 }
 
 func (s *stubServer) Patch(_ context.Context, in *applicationpkg.ApplicationPatchRequest, _ ...grpc.CallOption) (*v1alpha1.Application, error) {
@@ -125,6 +130,18 @@ func TestErrorMapping(t *testing.T) {
 			wantMsg:  `get application "reviews": application not found (PermissionDenied: permission denied)`,
 		},
 		{
+			name: "a sync window refuses", call: "sync",
+			err:      status.Error(codes.PermissionDenied, "cannot sync: blocked by sync window"),
+			sentinel: ErrSyncWindow,
+			wantMsg:  `sync application "reviews" to ` + rev + `: blocked by Argo CD's sync windows (PermissionDenied: cannot sync: blocked by sync window)`,
+		},
+		{
+			name: "an invalid sync window refuses", call: "sync",
+			err:      status.Error(codes.PermissionDenied, "cannot sync: invalid sync window: invalid sync windows: cannot parse schedule '@daily'"),
+			sentinel: ErrSyncWindow,
+			wantMsg:  `sync application "reviews" to ` + rev + `: blocked by Argo CD's sync windows (PermissionDenied: cannot sync: invalid sync window: invalid sync windows: cannot parse schedule '@daily')`,
+		},
+		{
 			name: "unavailable passes through", call: "get",
 			err:     status.Error(codes.Unavailable, "connection refused"),
 			wantMsg: `get application "reviews": rpc error: code = Unavailable desc = connection refused`,
@@ -145,7 +162,7 @@ func TestErrorMapping(t *testing.T) {
 			if err.Error() != tt.wantMsg {
 				t.Errorf("error =\n  %s\nwant\n  %s", err, tt.wantMsg)
 			}
-			for _, s := range []error{ErrOperationInProgress, ErrNotFound, ErrAutoSync} {
+			for _, s := range []error{ErrOperationInProgress, ErrNotFound, ErrAutoSync, ErrSyncWindow} {
 				if got, want := errors.Is(err, s), s == tt.sentinel; got != want {
 					t.Errorf("errors.Is(err, %v) = %v, want %v", s, got, want)
 				}

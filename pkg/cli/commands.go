@@ -37,7 +37,9 @@ first commit would: the workload and its kind, the Service's port names and
 selector, sidecar injection in the namespace, and the DestinationRule and
 VirtualService. Errors stop a release (exit code 2); warnings do not. Last, it
 renders every state of the release. It reads git only, unless --live also
-reads the cluster: the namespace's labels and the live stable workload.`,
+reads the cluster: the namespace's labels and the live stable workload, and,
+when an Argo CD server is given, warns where the sync windows of the
+Application's project would hold the release.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := g.readRelease(file)
@@ -72,6 +74,15 @@ reads the cluster: the namespace's labels and the live stable workload.`,
 			for _, f := range chk.Findings {
 				fmt.Fprintf(g.stdout, "%s: %s\n", f.Severity, f)
 			}
+			if live {
+				warnings, err := g.syncWindowWarnings(cmd.Context(), r) // syncwindows.go
+				if err != nil {
+					return err
+				}
+				for _, w := range warnings {
+					fmt.Fprintf(g.stdout, "warning: %s\n", w)
+				}
+			}
 			if errs := lint.Errors(chk.Findings); len(errs) > 0 {
 				return exit(ExitInvalid, fmt.Errorf("%s: %d error(s) stop release %s", file, len(errs), r.Metadata.Name))
 			}
@@ -86,7 +97,7 @@ reads the cluster: the namespace's labels and the live stable workload.`,
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "the Release file")
 	cmd.Flags().BoolVar(&offline, "offline", false, "check the file only, without reading the app repository")
-	cmd.Flags().BoolVar(&live, "live", false, "also read the cluster: the namespace's labels, and the stable workload as start checks it")
+	cmd.Flags().BoolVar(&live, "live", false, "also read the cluster: the namespace's labels, and the stable workload as start checks it; with an Argo CD server, warn of its sync windows")
 	cmd.Flags().BoolVar(&genRouting, "generate-routing", false, "check as start --generate-routing would (missing DestinationRule/VirtualService are written)")
 	cmd.Flags().Float64Var(&rps, "rps", 0, "the service's requests per second: print how long each analysis step needs for 95% power, and warn when it is shorter")
 	cmd.Flags().Float64Var(&errRate, "error-rate", 0.01, "with --rps: the stable version's share of bad requests")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
@@ -55,6 +56,7 @@ type Env struct {
 	Instance  string           // this gitcanary's name in the grant annotation (default gitcanary)
 	Namespace string           // the workload's namespace; "" when none was given
 	Release   *release.Release // the release file, when one was given
+	Now       func() time.Time // the clock; nil is time.Now
 }
 
 // Names of the checks, in order; Needs refers to them.
@@ -66,6 +68,7 @@ const (
 	CheckApplication = "Argo CD Application"
 	CheckRender      = "app path renders"
 	CheckSource      = "release source"
+	CheckSyncWindows = "Argo CD sync windows"
 )
 
 // IstioGroup is the API group of the Istio networking CRDs.
@@ -100,6 +103,7 @@ func Checks(env Env) []Check {
 		Check{Name: CheckApplication, Needs: []string{CheckArgo}, Run: s.application},
 		Check{Name: CheckRender, Needs: []string{CheckApplication}, Run: s.render},
 		Check{Name: CheckSource, Needs: []string{CheckApplication}, Run: s.source},
+		Check{Name: CheckSyncWindows, Needs: []string{CheckApplication}, Run: s.syncWindows},
 	)
 }
 

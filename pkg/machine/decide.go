@@ -33,6 +33,8 @@ type decision struct {
 	errored bool
 	// final: the commit records the end of the release.
 	final bool
+	// blocked: a sync window holds Argo CD's operation for the commit.
+	blocked bool
 	// wake, when positive, is when something other than a person is due
 	// during an awaiting wait (the background analysis's next look).
 	wake time.Duration
@@ -107,6 +109,8 @@ func decide(v view) decision {
 			return decision{kind: doSync, prune: prunes[phase], reason: "retry failed sync: " + v.argo.Reason}
 		}
 		return commitTo("Argo CD failed: "+v.argo.Reason, abandon("SyncFailed", "Argo CD could not apply "+shortHash(v.last.Hash)+": "+v.argo.Reason))
+	case v.argo.Blocked:
+		return decision{kind: doWait, blocked: true, reason: "Argo CD: " + v.argo.Reason}
 	default:
 		reason := "Argo CD: " + v.argo.Reason
 		if v.cluster != nil && v.cluster.problem != "" {

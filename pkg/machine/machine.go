@@ -93,6 +93,8 @@ type Machine struct {
 	name string
 	path string
 	app  string // Argo CD Application, from the spec
+	// blocked: when this process saw Argo CD's sync windows hold a commit (syncwindows.go).
+	blocked *blockedCommits
 }
 
 // New returns a machine for release name in the app path.
@@ -103,7 +105,7 @@ func New(deps Deps, name, appPath string) *Machine {
 	if deps.Kinds == nil {
 		deps.Kinds = kube.NewKinds()
 	}
-	return &Machine{deps: deps, name: name, path: appPath}
+	return &Machine{deps: deps, name: name, path: appPath, blocked: &blockedCommits{}}
 }
 
 // Outcome says what one Step did.
@@ -133,8 +135,9 @@ type Outcome struct {
 	// Gated: a webhook gate holds the next commit (a wait like an
 	// approval); Reason names it and its answer, Wait is when it is asked again.
 	Gated bool
-	// Window: what holds it is the release's schedule (spec.schedule);
-	// Wait is when the next window opens.
+	// Window: what holds it is a window, the release's schedule
+	// (spec.schedule) or Argo CD's sync windows; Wait is when it is looked
+	// at again (when the window opens, or sooner).
 	Window bool
 	// Wake, when positive, is how soon the release wants to be looked at
 	// again even in a pause that waits for a person: a webhook's poll or
@@ -241,6 +244,9 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 	dec := decide(v)
 	m.deps.log().Debug("step", "release", m.name, "phase", rec.Status.Phase, "commit", shortHash(last.Hash), "argo", v.argo.State, "decision", dec.reason)
 	out := Outcome{Release: rec, Reason: dec.reason, Wait: dec.wait, Converged: dec.converged, Awaiting: dec.awaiting, Errored: dec.errored, Wake: earliest(dec.wake, hooks)}
+	if dec.blocked {
+		return m.syncRefused(ctx, rec, last.Hash, "a sync window holds Argo CD's running operation; waiting to sync"), nil
+	}
 	switch dec.kind {
 	case doSync:
 		// The Application's target revision (the branch head, which
@@ -250,6 +256,9 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 		err := m.deps.Argo.Sync(ctx, rec.Spec.ArgoCD.Application, "", dec.prune)
 		if errors.Is(err, argocd.ErrOperationInProgress) {
 			return Outcome{Release: rec, Wait: pollInterval, Reason: "another Argo CD operation is running"}, nil
+		}
+		if errors.Is(err, argocd.ErrSyncWindow) {
+			return m.syncRefused(ctx, rec, last.Hash, "Argo CD refuses to sync"), nil // syncwindows.go
 		}
 		if err != nil {
 			return Outcome{Release: rec, Wait: errorPoll, Errored: true, Reason: fmt.Sprintf("cannot request a sync: %v", err)}, nil
@@ -274,6 +283,10 @@ func (m *Machine) stepFrom(ctx context.Context, rec *release.Release, app *App) 
 		next := m.effectOnce(ctx, rec, app, dec.mutate)
 		if held := m.windowHold(rec, app, next); held != nil { // schedule.go
 			held.Wake = hooks // a rollback poll
+			return *held, nil
+		}
+		if held := m.syncWindowHold(ctx, rec, next); held != nil { // syncwindows.go
+			held.Wake = hooks
 			return *held, nil
 		}
 		calls, held := m.gate(ctx, rec, app, next) // webhooks.go

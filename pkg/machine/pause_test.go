@@ -66,6 +66,11 @@ func (a *countingArgo) Annotate(ctx context.Context, name string, annotations ma
 	return a.Client.Annotate(ctx, name, annotations)
 }
 
+func (a *countingArgo) SyncWindows(ctx context.Context, name string) (*argocd.SyncWindows, error) {
+	a.calls.Add(1)
+	return a.Client.SyncWindows(ctx, name)
+}
+
 // pauseWorld is a world whose machine reaches git through a counting proxy
 // and Argo CD through a counting client.
 type pauseWorld struct {

@@ -75,7 +75,7 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 			continue
 		}
 		b.Reset()
-		if p := out.Release.Status.Phase; out.Converged && (p == release.Paused || p == release.Analyzing || out.Gated) && out.Head != "" {
+		if p := out.Release.Status.Phase; (out.Window || out.Converged && (p == release.Paused || p == release.Analyzing || out.Gated)) && out.Head != "" {
 			wait, awaiting := out.Wait, out.Awaiting
 			if out.Wake > 0 && (awaiting || wait <= 0 || out.Wake < wait) {
 				wait, awaiting = out.Wake, false // a webhook's poll or retry, or the background analysis's look, is due first

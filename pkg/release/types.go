@@ -205,3 +205,20 @@ func (s Step) Describe() string {
 	}
 	return "empty step"
 }
+
+// TimedLength is how long the release's steps take at the least: its
+// timed pauses and its analyses' horizons (a step that waits for a person
+// adds what that person takes: approval is set then).
+func (s Spec) TimedLength() (d time.Duration, approval bool) {
+	for _, st := range s.Steps {
+		switch {
+		case st.Pause != nil && st.Pause.Duration != nil:
+			d += st.Pause.Duration.Duration
+		case st.Pause != nil:
+			approval = true
+		case st.Analysis != nil && st.Analysis.Duration != nil:
+			d += st.Analysis.Duration.Duration
+		}
+	}
+	return d, approval
+}

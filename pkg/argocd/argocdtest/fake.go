@@ -5,6 +5,7 @@ package argocdtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,6 +63,12 @@ type SyncCall struct {
 //     refresh finds the head's manifests differ from what its last
 //     operation applied (Differs), once per head commit, with prune as its
 //     policy says.
+//   - Sync windows (SetSyncWindows, argocd.SyncWindows for their
+//     semantics): a Sync they refuse is an ErrSyncWindow and starts
+//     nothing; an operation running while they refuse stays Running with
+//     argocd.BlockedOperationMessage; automated sync is skipped while
+//     they refuse a non-manual sync. The project is "default" and every
+//     window applies to every app.
 //   - status.resources lists the objects at the compared revision
 //     (ResourcesAt); workload kinds carry the scripted health, routing
 //     objects none (Argo CD has no health check for them).
@@ -94,6 +101,7 @@ type Fake struct {
 	GetsToReassess int
 
 	mu       sync.Mutex
+	windows  []v1alpha1.SyncWindow
 	apps     map[string]*fakeApp
 	scripts  map[string]script
 	syncs    []SyncCall
@@ -305,7 +313,7 @@ func (f *Fake) compare(a *fakeApp) {
 // head it has not tried yet. Called with f.mu held.
 func (f *Fake) autoSync(name string, a *fakeApp) {
 	s := a.app.Status.Sync
-	if !a.automated || s.Status != v1alpha1.SyncStatusCodeOutOfSync || s.Revision == a.autoTried {
+	if !a.automated || s.Status != v1alpha1.SyncStatusCodeOutOfSync || s.Revision == a.autoTried || f.blocked(false) {
 		return
 	}
 	a.autoTried = s.Revision
@@ -352,6 +360,38 @@ func (f *Fake) Annotate(ctx context.Context, name string, annotations map[string
 	return nil
 }
 
+// SetSyncWindows replaces the project's sync windows.
+func (f *Fake) SetSyncWindows(ws ...v1alpha1.SyncWindow) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.windows = ws
+}
+
+// SyncWindows implements argocd.Client.
+func (f *Fake) SyncWindows(ctx context.Context, name string) (*argocd.SyncWindows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.apps[name]; !ok {
+		return nil, fmt.Errorf("read the sync windows of application %q: %w", name, argocd.ErrNotFound)
+	}
+	w := &argocd.SyncWindows{Project: "default", Windows: slices.Clone(f.windows)}
+	ok, err := w.CanSyncAt(f.now().Time, true)
+	w.CanSync = ok && err == nil
+	return w, nil
+}
+
+// blocked reports whether the windows refuse a sync now. Called with f.mu held.
+func (f *Fake) blocked(manual bool) bool {
+	if len(f.windows) == 0 {
+		return false
+	}
+	ok, err := (&argocd.SyncWindows{Windows: f.windows}).CanSyncAt(f.now().Time, manual)
+	return !ok || err != nil
+}
+
 // Sync implements argocd.Client.
 func (f *Fake) Sync(ctx context.Context, name, revision string, prune bool) error {
 	if err := ctx.Err(); err != nil {
@@ -366,6 +406,10 @@ func (f *Fake) Sync(ctx context.Context, name, revision string, prune bool) erro
 	if !ok {
 		f.mu.Unlock()
 		return fmt.Errorf("sync application %q to %s: %w", name, revision, argocd.ErrNotFound)
+	}
+	if f.blocked(true) {
+		f.mu.Unlock()
+		return fmt.Errorf("sync application %q to %s: %w", name, revision, argocd.ErrSyncWindow)
 	}
 	if a.stage == running {
 		f.mu.Unlock()
@@ -438,6 +482,10 @@ func (f *Fake) popErr() error {
 func (f *Fake) advance(a *fakeApp) {
 	switch a.stage {
 	case running:
+		if f.blocked(!a.app.Status.OperationState.Operation.InitiatedBy.Automated) {
+			a.app.Status.OperationState.Message = argocd.BlockedOperationMessage
+			return
+		}
 		a.gets++
 		if a.gets >= max(f.GetsToFinish, 1) {
 			f.finish(a)
