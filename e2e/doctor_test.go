@@ -41,6 +41,7 @@ func TestDoctor(t *testing.T) {
 		fmt.Sprintf("[ok]   Argo CD Application     %s deploys %s path apps/reviews at main, manual sync, granted to gitcanary\n", s.ns, s.url) +
 		fmt.Sprintf("[ok]   app path renders        apps/reviews at main (%s): 5 objects\n", git.ShortHash(head)) +
 		fmt.Sprintf("[ok]   release source          release reviews-v2 commits to what Application %s deploys\n", s.ns) +
+		fmt.Sprintf("[ok]   Argo CD sync windows    no sync window applies to %s\n", s.ns) +
 		"gitcanary: doctor: a check failed; its remedy is printed under it\n"
 	if code != cli.ExitError || out != want {
 		t.Errorf("doctor -f: exit %d, want %d; output:\n%s\nwant:\n%s", code, cli.ExitError, out, want)
@@ -60,6 +61,7 @@ func TestDoctor(t *testing.T) {
 		"       remedy: create the Application (its source path the app path), or name the one that deploys the app with --app or spec.argocd.application\n" +
 		"[skip] app path renders        needs Argo CD Application, which failed\n" +
 		"[skip] release source          needs Argo CD Application, which failed\n" +
+		"[skip] Argo CD sync windows    needs Argo CD Application, which failed\n" +
 		"gitcanary: doctor: a check failed; its remedy is printed under it\n"
 	if code != cli.ExitError || out != want {
 		t.Errorf("doctor --app %s: exit %d, want %d; output:\n%s\nwant:\n%s", missing, code, cli.ExitError, out, want)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gitcanary/gitcanary/pkg/cli"
 	"github.com/gitcanary/gitcanary/pkg/machine"
@@ -28,6 +29,19 @@ func (s *scenario) setSyncWindows(app string, on, manualSync bool) {
 		s.t.Fatal(err)
 	}
 	s.env.Kubectl(s.t, "-n", "argocd", "patch", "appproject", "default", "--type", "merge", "-p", string(patch))
+	// argocd-server reads projects from an informer: wait until it answers
+	// with the new windows, so that what the test drives next meets them.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		w, err := s.argo.SyncWindows(context.Background(), app)
+		if err == nil && len(w.Windows) == map[bool]int{true: 1, false: 0}[on] && w.CanSync == (!on || manualSync) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("Argo CD does not show the project's new sync windows after a minute: %+v %v", w, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // TestArgoCDSyncWindows: the bed's AppProject gets a deny window for the

@@ -402,6 +402,22 @@ data:
   # The default (180 s) refresh of the controller is --app-resync; gitcanary
   # syncs and refreshes explicitly anyway.
   timeout.reconciliation: ${APP_RESYNC}s
+  # Argo CD 3.0's default exclusions (2.14 only excludes Events and
+  # Leases): every pod's readiness change rewrites Endpoints and
+  # EndpointSlices, and each rewrite made the controller refresh the
+  # Application of their Service, a load on a 2-core bed that slowed
+  # every scenario. gitcanary reads endpoints from the cluster itself.
+  resource.exclusions: |
+    - apiGroups: [""]
+      kinds: [Endpoints]
+    - apiGroups: [discovery.k8s.io]
+      kinds: [EndpointSlice]
+    - apiGroups: [coordination.k8s.io]
+      kinds: [Lease]
+    - apiGroups: [authentication.k8s.io, authorization.k8s.io]
+      kinds: [SelfSubjectReview, TokenReview, LocalSubjectAccessReview, SelfSubjectAccessReview, SelfSubjectRulesReview, SubjectAccessReview]
+    - apiGroups: [certificates.k8s.io]
+      kinds: [CertificateSigningRequest]
 ---
 apiVersion: v1
 kind: ConfigMap

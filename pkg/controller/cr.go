@@ -49,6 +49,11 @@ const (
 	ConditionStalled     = "Stalled"     // the controller cannot drive it (invalid, changed spec, errors)
 	ConditionPaused      = "Paused"      // in a pause step
 	ConditionAbandoned   = "Abandoned"   // ended without a promote
+
+	// ReasonWaitingForWindow is Progressing's reason while a window holds
+	// the release: its schedule's, or Argo CD's sync windows (the message
+	// names it and when it opens).
+	ReasonWaitingForWindow = "WaitingForWindow"
 )
 
 // CRReconciler drives Release custom resources.
@@ -203,7 +208,11 @@ func nextStatus(old Status, generation int64, res Result, err error, now time.Ti
 		set(ConditionStalled, false, "Driving", "")
 	}
 	set(ConditionReady, st.Phase == release.Promoted, phase, st.Message)
-	set(ConditionProgressing, !st.Phase.Terminal(), phase, waiting)
+	progressing := phase
+	if res.Window && err == nil {
+		progressing = ReasonWaitingForWindow
+	}
+	set(ConditionProgressing, !st.Phase.Terminal(), progressing, waiting)
 	set(ConditionPaused, st.Phase == release.Paused, phase, waiting)
 	set(ConditionAbandoned, st.Phase == release.Abandoned, orPhase(st.Reason, phase), st.Message)
 	// Messages quote errors of git, Argo CD and the API server, which may

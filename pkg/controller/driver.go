@@ -83,6 +83,9 @@ type Result struct {
 	Converged bool
 	// Reason says what the release waits for, when it waits.
 	Reason string
+	// Window: what it waits for is a window, the release's schedule or
+	// Argo CD's sync windows (Progressing's reason says so).
+	Window bool
 	// Requeue is when to look again; 0 with Done false means at once.
 	Requeue time.Duration
 	Done    bool
@@ -195,7 +198,7 @@ func (d *Driver) reconcile(ctx context.Context, ns string, r *release.Release) (
 	if out.Superseded {
 		return Result{Record: rec, Done: true, Reason: out.Reason}, fmt.Errorf("release %s: %w: %s", r.Metadata.Name, machine.ErrSuperseded, out.Reason)
 	}
-	res := Result{Record: out.Release, Did: out.Did, Commit: out.Commit, Pushes: out.Pushes, Reason: out.Reason, Done: out.Done, Converged: out.Converged}
+	res := Result{Record: out.Release, Did: out.Did, Commit: out.Commit, Pushes: out.Pushes, Reason: out.Reason, Done: out.Done, Converged: out.Converged, Window: out.Window}
 	if out.Did == "commit" {
 		// out.Release and out.Converged describe the record the decision
 		// was taken on; report the one just committed, as start and

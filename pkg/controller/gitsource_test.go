@@ -36,7 +36,8 @@ func TestGitSource(t *testing.T) {
 			return git.Open(ctx, git.Options{URL: r.URL, Branch: r.BranchOrDefault(), CacheDir: cache})
 		},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Generous: the whole of make test runs beside it on two cores.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	record := func() *release.Release {
 		data := w.Server.ReadFile(t, "apps.git", "apps/reviews/.gitcanary/releases/reviews-v2.yaml")
@@ -58,7 +59,7 @@ func TestGitSource(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatalf("timed out waiting for %s", what)
 			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // each look runs git: not a busy loop
 		}
 	}
 	recordSays := func(what string, cond func(*release.Release) bool) {

@@ -125,7 +125,7 @@ const healthyArgo = `[ok]   Argo CD API             argocd.example:443 answers
 [ok]   Argo CD Application     reviews deploys https://git.example/apps.git path apps/reviews at main, manual sync, granted to gitcanary
 [ok]   app path renders        apps/reviews at main (0123abcd): 5 objects
 [ok]   release source          release reviews-v2 commits to what Application reviews deploys
-[ok]   Argo CD sync windows    no sync window of project default applies to reviews
+[ok]   Argo CD sync windows    no sync window applies to reviews
 `
 
 func TestChecklist(t *testing.T) {
@@ -281,7 +281,7 @@ func TestChecklist(t *testing.T) {
 [ok]   Argo CD Application     reviews deploys https://git.example/apps.git path apps/reviews at main, automated sync (prune off, selfHeal on), granted to gitcanary
 [ok]   app path renders        apps/reviews at main (0123abcd): 5 objects
 [ok]   release source          release reviews-v2 commits to what Application reviews deploys
-[ok]   Argo CD sync windows    no sync window of project default applies to reviews
+[ok]   Argo CD sync windows    no sync window applies to reviews
 `,
 		},
 		{
@@ -294,7 +294,7 @@ func TestChecklist(t *testing.T) {
 [FAIL] app path renders        kustomize build /repo/apps/reviews: accumulating resources: missing.yaml: file does not exist
        remedy: fix the kustomization: ‵kustomize build apps/reviews‵ in a checkout of branch main shows the same error
 [ok]   release source          release reviews-v2 commits to what Application reviews deploys
-[ok]   Argo CD sync windows    no sync window of project default applies to reviews
+[ok]   Argo CD sync windows    no sync window applies to reviews
 `,
 			failed: true,
 		},
@@ -308,7 +308,7 @@ func TestChecklist(t *testing.T) {
 [FAIL] app path renders        cannot read the repository: fetch https://git.example/apps.git: authentication required
        remedy: check the repoURL and that gitcanary may read it (GITCANARY_GIT_USERNAME and GITCANARY_GIT_PASSWORD for http(s)); targetRevision must be a branch, the one gitcanary commits to
 [ok]   release source          release reviews-v2 commits to what Application reviews deploys
-[ok]   Argo CD sync windows    no sync window of project default applies to reviews
+[ok]   Argo CD sync windows    no sync window applies to reviews
 `,
 			failed: true,
 		},
@@ -322,7 +322,7 @@ func TestChecklist(t *testing.T) {
 [ok]   app path renders        apps/other at main (0123abcd): 5 objects (targetRevision HEAD: read branch main)
 [FAIL] release source          spec.repo.url is https://git.example/apps.git, the Application's repoURL https://git.example/other.git; spec.repo.path is apps/reviews, the Application's path apps/other
        remedy: make spec.repo of release reviews-v2 name what Application reviews deploys: gitcanary commits to spec.repo, Argo CD deploys its source, and start refuses a release whose Application deploys something else
-[ok]   Argo CD sync windows    no sync window of project default applies to reviews
+[ok]   Argo CD sync windows    no sync window applies to reviews
 `,
 			failed: true,
 		},

@@ -43,16 +43,9 @@ func (s *state) syncWindows(ctx context.Context) Result {
 	warnings := w.Forecast(now(), span)
 	if len(warnings) == 0 {
 		if len(w.Windows) == 0 {
-			return ok("no sync window of project %s applies to %s", orDefault(w.Project), s.env.App)
+			return ok("no sync window applies to %s", s.env.App)
 		}
 		return ok("the sync windows of project %s let %s sync for %s", w.Project, s.env.App, what)
 	}
 	return warn(windowsRemedy, "%s", strings.Join(warnings, "; "))
-}
-
-func orDefault(project string) string {
-	if project == "" {
-		return "(its project)"
-	}
-	return project
 }
