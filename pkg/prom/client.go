@@ -130,11 +130,52 @@ func (c *Client) Count(ctx context.Context, sel Selector, by string, w Window) (
 	if err != nil {
 		return nil, err
 	}
-	counts, err := Increase(series, by, w, c.lookback)
+	var upErr error
+	counts, err := IncreaseScraped(series, by, w, c.lookback, c.scraped(ctx, w.Start.Add(-c.lookback), w.End, &upErr))
+	if err == nil {
+		err = upErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("count %s: %w", sel, err)
 	}
 	return counts, nil
+}
+
+// scraped answers Increase's question about a gap in a series from
+// Prometheus's own `up` series of the series' target (job and instance):
+// a sample of 1 inside the gap is a scrape that worked without the
+// series. Each target's `up` is read once per count, and only when a
+// series has a gap; a series without job and instance labels is joined
+// across its gaps. A failed read is reported through errp.
+func (c *Client) scraped(ctx context.Context, from, to time.Time, errp *error) Scraped {
+	ups := map[[2]string][]Sample{}
+	return func(labels map[string]string, after, before int64) bool {
+		job, instance := labels["job"], labels["instance"]
+		if job == "" || instance == "" {
+			return false
+		}
+		key := [2]string{job, instance}
+		up, ok := ups[key]
+		if !ok {
+			series, err := c.Samples(ctx, NewSelector("up", Eq("job", job), Eq("instance", instance)), from, to)
+			if err != nil {
+				if *errp == nil {
+					*errp = err
+				}
+				return false
+			}
+			for _, s := range series {
+				up = append(up, s.Samples...)
+			}
+			ups[key] = up
+		}
+		for _, p := range up {
+			if p.T > after && p.T < before && p.V == 1 {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // Samples returns every raw sample in [from, to] of every series sel

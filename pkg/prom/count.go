@@ -76,10 +76,25 @@ const maxExact = 1 << 53
 //   - between consecutive samples a rise counts fully and a drop means the
 //     counter restarted from 0, so the new value counts fully;
 //   - NaN samples (Prometheus's stale markers) are skipped: a scrape gap
-//     joins the samples on either side.
+//     joins the samples on either side, unless scraped (when not nil) says
+//     the series' target was scraped successfully within the gap: the
+//     series was then absent from a scrape that worked, so its counter
+//     went away (a proxy restart, which drops every counter) and the
+//     value after the gap counts fully, even when it is not below the
+//     value before (a restart that a drop alone would not show).
 //
 // Groups are returned for the label values present in series only.
 func Increase(series []Series, by string, w Window, lookback time.Duration) (map[string]*Count, error) {
+	return IncreaseScraped(series, by, w, lookback, nil)
+}
+
+// Scraped reports whether the target of the series with labels was
+// scraped successfully strictly between two times (Unix milliseconds).
+type Scraped func(labels map[string]string, after, before int64) bool
+
+// IncreaseScraped is Increase with a way to tell a scrape gap from a
+// counter that went away (see Increase).
+func IncreaseScraped(series []Series, by string, w Window, lookback time.Duration, scraped Scraped) (map[string]*Count, error) {
 	start, end := ms(w.Start), ms(w.End)
 	if end <= start {
 		return nil, fmt.Errorf("window end %s is not after its start %s", w.End.UTC().Format(time.RFC3339Nano), w.Start.UTC().Format(time.RFC3339Nano))
@@ -107,15 +122,16 @@ func Increase(series []Series, by string, w Window, lookback time.Duration) (map
 			}
 			out[key] = c
 		}
-		if err := addSeries(c, s, from, start, end, step); err != nil {
+		if err := addSeries(c, s, from, start, end, step, scraped); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-func addSeries(c *Count, s Series, from, start, end, step int64) error {
-	var prev int64
+func addSeries(c *Count, s Series, from, start, end, step int64, scraped Scraped) error {
+	var prev, prevT int64
+	interval := scrapeInterval(s.Samples)
 	base, seen := false, false
 	last := int64(math.MinInt64)
 	for _, p := range s.Samples {
@@ -131,6 +147,11 @@ func addSeries(c *Count, s Series, from, start, end, step int64) error {
 				time.UnixMilli(p.T).UTC().Format(time.RFC3339Nano))
 		}
 		v := int64(p.V)
+		gapFrom := int64(-1) // the previous sample's time, when a gap follows it
+		if (base || seen) && interval > 0 && p.T-prevT > interval+interval/2 {
+			gapFrom = prevT
+		}
+		prevT = p.T
 		if p.T <= start {
 			prev, base = v, true
 			continue
@@ -143,7 +164,7 @@ func addSeries(c *Count, s Series, from, start, end, step int64) error {
 			}
 		}
 		inc := v - prev
-		if v < prev {
+		if v < prev || gapFrom >= 0 && scraped != nil && scraped(s.Labels, gapFrom, p.T) {
 			inc = v
 			c.Resets++
 		}
@@ -199,4 +220,19 @@ func Sub(a, b Count) (Count, error) {
 // the order of Prometheus's answer.
 func sortSeries(s []Series) {
 	sort.SliceStable(s, func(i, j int) bool { return labelsKey(s[i].Labels) < labelsKey(s[j].Labels) })
+}
+
+// scrapeInterval is the shortest time between two consecutive samples of
+// a series: its scrape interval, to tell a gap (0 with fewer than two).
+func scrapeInterval(samples []Sample) int64 {
+	var min int64
+	for i := 1; i < len(samples); i++ {
+		if math.IsNaN(samples[i].V) || math.IsNaN(samples[i-1].V) {
+			continue
+		}
+		if d := samples[i].T - samples[i-1].T; d > 0 && (min == 0 || d < min) {
+			min = d
+		}
+	}
+	return min
 }

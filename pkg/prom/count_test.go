@@ -164,3 +164,37 @@ func TestSub(t *testing.T) {
 		t.Fatalf("a negative difference gave %v", err)
 	}
 }
+
+// TestIncreaseScraped: a series absent from scrapes that worked (its
+// counter went away: a proxy restart) and back at a value not below the
+// one before counts that value fully; across a gap where no scrape worked
+// (the target unreachable) the samples are joined.
+func TestIncreaseScraped(t *testing.T) {
+	w := Window{Start: t0, End: t0.Add(30 * time.Second)}
+	// Scraped every second; gone from 5 s to 12 s; back at 2 (it was 2).
+	s := []Series{series("v1", -1, 1, 0, 1, 1, 1, 2, 2, 3, 2, 4, 2, 12, 2, 13, 3)}
+	s[0].Labels["job"], s[0].Labels["instance"] = "mesh", "10.0.0.7:15020"
+	var asked [][2]int64
+	restarted := func(labels map[string]string, after, before int64) bool {
+		asked = append(asked, [2]int64{after, before})
+		return labels["instance"] == "10.0.0.7:15020"
+	}
+	got, err := IncreaseScraped(s, "", w, DefaultLookback, restarted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got[""]; c.Events != 1+2+1 || c.Resets != 1 {
+		t.Errorf("after a restart: %+v, want 4 events (1 before, 2 and 1 after), 1 reset", c)
+	}
+	if want := [2]int64{ms(ts(4)), ms(ts(12))}; len(asked) != 1 || asked[0] != want {
+		t.Errorf("asked about %v, want only the gap %v", asked, want)
+	}
+	unreachable := func(map[string]string, int64, int64) bool { return false }
+	got, err = IncreaseScraped(s, "", w, DefaultLookback, unreachable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got[""]; c.Events != 2 || c.Resets != 0 {
+		t.Errorf("across a scrape gap: %+v, want 2 events, no reset", c)
+	}
+}
