@@ -68,7 +68,9 @@ func TestArgoCDSyncWindows(t *testing.T) {
 	m := s.machine()
 	// Stop in the pause before its end: an outcome that committed the next
 	// step (the pause over, on a loaded machine) would be past it.
-	s.drive(m, func(o machine.Outcome) bool { return o.Converged && o.Did == "" && o.Release.Status.Phase == release.Paused })
+	s.drive(m, func(o machine.Outcome) bool {
+		return o.Converged && o.Did == "" && o.Release.Status.Phase == release.Paused
+	})
 	s.setSyncWindows(app, true, false)
 	b := s.startBot()
 
