@@ -87,13 +87,22 @@ func (w *SyncWindows) At(t time.Time) (WindowsState, error) {
 // Describe says why a sync is refused now and until when, with Argo CD's
 // own verdict as the authority on now.
 func (w *SyncWindows) Describe(now time.Time) string {
+	msg, _ := w.Hold(now)
+	return msg
+}
+
+// Hold is Describe and when a manual sync is next allowed (zero when
+// unknown: windows that do not open within the search, invalid ones, or
+// an Argo CD that refuses while they look open here), from one
+// evaluation of the windows.
+func (w *SyncWindows) Hold(now time.Time) (string, time.Time) {
 	st, err := w.At(now)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("Argo CD's sync windows of project %s are invalid (%v), and Argo CD refuses every sync of the app", w.Project, err)
+		return fmt.Sprintf("Argo CD's sync windows of project %s are invalid (%v), and Argo CD refuses every sync of the app", w.Project, err), time.Time{}
 	case st.Open:
 		// Our clock or the zones differ from Argo CD's: it refuses now.
-		return fmt.Sprintf("Argo CD's sync windows of project %s refuse syncs of the app now (%s)", w.Project, listWindows(w.Windows))
+		return fmt.Sprintf("Argo CD's sync windows of project %s refuse syncs of the app now (%s)", w.Project, listWindows(w.Windows)), time.Time{}
 	}
 	msg := "Argo CD's " + st.Reason
 	if !st.Until.IsZero() {
@@ -102,7 +111,7 @@ func (w *SyncWindows) Describe(now time.Time) string {
 			msg += " (if its windows are in UTC: the token may not read the project's time zones)"
 		}
 	}
-	return msg
+	return msg, st.Until
 }
 
 // window is a sync window compiled.

@@ -75,19 +75,19 @@ func (m *Machine) syncWindowHold(ctx context.Context, rec *release.Release, next
 	if w.CanSync {
 		return nil
 	}
-	now := m.deps.now()
-	return &Outcome{Release: rec, Converged: true, Gated: true, Window: true, Wait: syncWindowWait(w, now),
-		Reason: fmt.Sprintf("waiting for Argo CD's sync windows before %s: %s", eff.action, w.Describe(now))}
+	why, wait := syncWindowHeld(w, m.deps.now())
+	return &Outcome{Release: rec, Converged: true, Gated: true, Window: true, Wait: wait,
+		Reason: fmt.Sprintf("waiting for Argo CD's sync windows before %s: %s", eff.action, why)}
 }
 
-// syncWindowWait is how soon a release held by w looks again: when it
-// opens, at most syncWindowRecheck from now.
-func syncWindowWait(w *argocd.SyncWindows, now time.Time) time.Duration {
-	st, err := w.At(now)
-	if err != nil || st.Open || st.Until.IsZero() {
-		return syncWindowRecheck
+// syncWindowHeld says why w holds a release, and how soon it looks
+// again: when the windows open, at most syncWindowRecheck from now.
+func syncWindowHeld(w *argocd.SyncWindows, now time.Time) (string, time.Duration) {
+	why, until := w.Hold(now)
+	if until.IsZero() {
+		return why, syncWindowRecheck
 	}
-	return min(max(st.Until.Sub(now), time.Second), syncWindowRecheck)
+	return why, min(max(until.Sub(now), time.Second), syncWindowRecheck)
 }
 
 // syncRefused is the outcome of a sync Argo CD's sync windows refused or
@@ -107,8 +107,8 @@ func (m *Machine) syncRefused(ctx context.Context, rec *release.Release, commit,
 		out.Wait = errorPoll
 		out.Reason = fmt.Sprintf("%s %s: Argo CD says a sync window holds it, and its windows allow a manual sync now", what, shortHash(commit))
 	default:
-		out.Wait = syncWindowWait(w, now)
-		out.Reason = fmt.Sprintf("%s %s: %s", what, shortHash(commit), w.Describe(now))
+		why, wait := syncWindowHeld(w, now)
+		out.Wait, out.Reason = wait, fmt.Sprintf("%s %s: %s", what, shortHash(commit), why)
 	}
 	return out
 }
