@@ -47,20 +47,7 @@ func TestWindowHoldsSteps(t *testing.T) {
 	if _, err := m.Start(context.Background(), freezeRelease(t)); err != nil {
 		t.Fatal(err)
 	}
-	var held []Outcome
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	got, err := m.Run(ctx, untilDone, func(o Outcome) {
-		if o.Window {
-			held = append(held, o)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Status.Phase != release.Promoted {
-		t.Fatalf("phase %s: %s", got.Status.Phase, got.Status.Message)
-	}
+	got, held := runHeld(t, m, release.Promoted)
 	open := time.Date(2026, 11, 23, 12, 10, 0, 0, time.UTC)
 	if at := entryTime(t, got, "route"); !at.Before(open) {
 		t.Errorf("route committed at %s: the preparation is not held", at)
@@ -78,6 +65,27 @@ func TestWindowHoldsSteps(t *testing.T) {
 	if a := strings.Join(w.Actions(), " "); a != "start route step/0/weight/20 step/1/pause step/2/weight/60 promote retire promoted" {
 		t.Errorf("commits %s", a)
 	}
+}
+
+// runHeld drives the release to its end, which must be phase want, and
+// returns it with the outcomes a window held (Outcome.Window).
+func runHeld(t *testing.T, m *Machine, want release.Phase) (*release.Release, []Outcome) {
+	t.Helper()
+	var held []Outcome
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got, err := m.Run(ctx, untilDone, func(o Outcome) {
+		if o.Window {
+			held = append(held, o)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Phase != want {
+		t.Fatalf("phase %s: %s", got.Status.Phase, got.Status.Message)
+	}
+	return got, held
 }
 
 // TestWindowNeverHoldsTheWayBack: inside the deny window an abort is

@@ -45,20 +45,7 @@ func TestSyncWindowHoldsCommits(t *testing.T) {
 	if _, err := m.Start(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	var held []Outcome
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	got, err := m.Run(ctx, untilDone, func(o Outcome) {
-		if o.Window {
-			held = append(held, o)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Status.Phase != release.Promoted {
-		t.Fatalf("phase %s: %s", got.Status.Phase, got.Status.Message)
-	}
+	got, held := runHeld(t, m, release.Promoted)
 	if len(held) == 0 {
 		t.Fatal("no outcome said Argo CD's sync windows held the release")
 	}
@@ -95,32 +82,19 @@ func TestSyncWindowAbort(t *testing.T) {
 			if _, err := m.Abort(ctx, "incident"); err != nil {
 				t.Fatal(err)
 			}
-			var held []string
-			ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			defer cancel()
-			got, err := m.Run(ctx, untilDone, func(o Outcome) {
-				if o.Window {
-					held = append(held, o.Reason)
-				}
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Status.Phase != release.Abandoned {
-				t.Fatalf("phase %s: %s", got.Status.Phase, got.Status.Message)
-			}
+			_, held := runHeld(t, m, release.Abandoned)
 			mustRoute(t, w.Cluster, "v1=100")
 			if manualSync {
 				if len(held) > 0 || !w.Clock.Now().Before(freezeEnds) {
-					t.Errorf("held %q, ended at %s: a manualSync window lets the abort through", held, w.Clock.Now())
+					t.Errorf("held %+v, ended at %s: a manualSync window lets the abort through", held, w.Clock.Now())
 				}
 				return
 			}
 			// The abort's sync is refused, or waits behind the step's
 			// operation the window holds (it had not finished).
-			if len(held) == 0 || !strings.Contains(held[0], `Argo CD refuses to sync`) && !strings.Contains(held[0], "holds Argo CD's running operation") ||
-				!strings.Contains(held[0], `refuses syncs until 2026-11-23T12:10:00Z`) {
-				t.Errorf("held: %q", held)
+			if len(held) == 0 || !strings.Contains(held[0].Reason, `Argo CD refuses to sync`) && !strings.Contains(held[0].Reason, "holds Argo CD's running operation") ||
+				!strings.Contains(held[0].Reason, `refuses syncs until 2026-11-23T12:10:00Z`) {
+				t.Errorf("held: %+v", held)
 			}
 			if w.Clock.Now().Before(freezeEnds) {
 				t.Errorf("abandoned at %s, inside the window", w.Clock.Now())
