@@ -95,3 +95,46 @@ func TestCacheKeepsRunsApart(t *testing.T) {
 		t.Errorf("the background look was read again: read %v, %d queries", read, src.queries)
 	}
 }
+
+// gapSource serves a canary scraped every second until stop, then not
+// until resume (zero: never again).
+type gapSource struct{ stop, resume time.Time }
+
+func (s *gapSource) Count(_ context.Context, sel prom.Selector, _ string, w prom.Window) (map[string]*prom.Count, error) {
+	n := int64(w.End.Sub(w.Start) / time.Second)
+	last := w.End
+	if w.End.After(s.stop) && (s.resume.IsZero() || w.End.Before(s.resume)) {
+		last = s.stop
+	}
+	return map[string]*prom.Count{"v1": {Events: n, Last: w.End}, "v2": {Events: n, Last: last}}, nil
+}
+
+// TestMeasureScrapeGap: a canary not scraped near a look's end is
+// unavailable while its scrapes stay away, and counted once they are
+// back after the look (the gap's events fall in the next look), however
+// late the look is read.
+func TestMeasureScrapeGap(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	run, err := Resolve(spec(t), 1, "v1", now, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stop := run.LookEnd(1).Add(-run.Lag.Duration - 3*time.Second)
+	if _, err := Measure(ctx, &gapSource{stop: stop}, run, 1); !Unavailable(err) || !strings.Contains(err.Error(), "are its scrapes failing?") {
+		t.Errorf("scrapes still failing: %v, want unavailable", err)
+	}
+	for _, resume := range []time.Duration{time.Second, 2 * run.Interval.Duration} {
+		looks, err := Measure(ctx, &gapSource{stop: stop, resume: run.LookEnd(1).Add(resume)}, run, 1)
+		if err != nil {
+			t.Errorf("scraped again %s after the look: %v", resume, err)
+			continue
+		}
+		if looks[0].Canary.Total == 0 {
+			t.Errorf("scraped again %s after the look: no canary requests counted", resume)
+		}
+	}
+	if _, err := Measure(ctx, &gapSource{stop: stop, resume: run.LookEnd(1).Add((resumeLooks + 1) * run.Interval.Duration)}, run, 1); !Unavailable(err) {
+		t.Errorf("scraped again only after the analysis gives up: %v, want unavailable", err)
+	}
+}

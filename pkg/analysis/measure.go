@@ -96,11 +96,15 @@ func measure(ctx context.Context, src Source, run *release.AnalysisRun, m releas
 		sub     *[]judge.Counts
 	}{{run.Canary, &l.Canary, &l.CanarySub}, {run.Stable, &l.Stable, &l.StableSub}} {
 		t, b := total[v.version], bad[v.version]
-		if !t.Last.IsZero() && t.Last.Before(w.End.Add(-run.Lag.Duration)) {
+		if !t.Last.IsZero() && t.Last.Before(w.End.Add(-run.Lag.Duration)) && !scrapedAfter(ctx, src, m, v.version, w.End, run.Interval.Duration) {
 			// The version has series (in the look or the lookback before
-			// it), but none was scraped near the look's end: scrapes are
-			// failing, which is not "no traffic". Counters are
-			// cumulative: once scrapes resume, this look counts exactly.
+			// it), but none was scraped near the look's end, nor since:
+			// scrapes are failing, which is not "no traffic". Counters
+			// are cumulative: once scrapes resume, the look is read again.
+			// (Scraped again after the look: the gap is behind us, and
+			// the events of its end count in the next look, since counts
+			// run from the last sample at or before a look's start to the
+			// last at or before its end.)
 			return l, fmt.Errorf("version %s: the newest sample of %s is from %s, %s before the look's end (are its scrapes failing?): %w",
 				v.version, m.Total, t.Last.UTC().Format(time.RFC3339), w.End.Sub(t.Last).Round(time.Second), prom.ErrUnavailable)
 		}
@@ -122,6 +126,27 @@ func measure(ctx context.Context, src Source, run *release.AnalysisRun, m releas
 	}
 	return l, nil
 }
+
+// scrapedAfter reports whether the version's series of m were scraped
+// after end: within an interval, or within as many as an analysis waits
+// for an unreadable look (a store that cannot tell yet says no).
+func scrapedAfter(ctx context.Context, src Source, m release.ResolvedMetric, version string, end time.Time, interval time.Duration) bool {
+	for _, n := range []time.Duration{1, resumeLooks} {
+		c, err := count(ctx, src, m.Total, m.VersionLabel, prom.Window{Start: end, End: end.Add(n * interval)})
+		if err != nil {
+			return false
+		}
+		if c[version].Last.After(end) {
+			return true
+		}
+	}
+	return false
+}
+
+// resumeLooks is how many intervals past a look scrapedAfter looks for
+// a sample: the looks an analysis waits for before an unreadable one
+// makes it Inconclusive (Argo Rollouts' consecutiveErrorLimit, 4).
+const resumeLooks = 4
 
 // count counts sel per value of the version label; a version without
 // series has a zero count.

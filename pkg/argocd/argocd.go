@@ -26,6 +26,19 @@ type Client interface {
 	// SyncWindows reads what the Application's project's sync windows say
 	// about syncing it (syncwindows.go).
 	SyncWindows(ctx context.Context, name string) (*SyncWindows, error)
+	// Cached returns the object of the Application's resource tree that
+	// is r: the version of it in Argo CD's cache of the cluster as of the
+	// app's last reconciliation, and the health Argo CD gave it then.
+	Cached(ctx context.Context, name string, r Resource) (CachedResource, error)
+}
+
+// CachedResource is one object of an Application's resource tree.
+type CachedResource struct {
+	// Found: the tree has the object.
+	Found           bool
+	ResourceVersion string
+	// Health is empty for kinds Argo CD has no health check for.
+	Health, HealthMessage string
 }
 
 // ErrOperationInProgress means Argo CD is already running an operation on the app.
@@ -71,4 +84,7 @@ type Verdict struct {
 	// the commit's sync waits for) is held by a sync window; it goes on
 	// when a window opens.
 	Blocked bool
+	// Unhealthy is the target's resource whose health, neither Healthy
+	// nor Degraded, keeps an applied commit Waiting (zero otherwise).
+	Unhealthy Resource
 }

@@ -199,7 +199,8 @@ func Assess(app *v1alpha1.Application, t Target) Verdict {
 		case health.HealthStatusDegraded:
 			return Verdict{State: Failed, Reason: withMessage(fmt.Sprintf("%s %s is Degraded", r.Kind, r.Name), r.Health.Message), Applied: true}
 		default:
-			return Verdict{State: Waiting, Reason: withMessage(fmt.Sprintf("%s %s is %s", r.Kind, r.Name, orUnknown(string(r.Health.Status))), r.Health.Message), Applied: true}
+			return Verdict{State: Waiting, Reason: withMessage(fmt.Sprintf("%s %s is %s", r.Kind, r.Name, orUnknown(string(r.Health.Status))), r.Health.Message), Applied: true,
+				Unhealthy: Resource{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}}
 		}
 	}
 	return Verdict{State: Converged, Reason: fmt.Sprintf("applied at %s, its resources Healthy", short(opRev)), Applied: true}

@@ -108,6 +108,7 @@ type applicationServer interface {
 	Sync(ctx context.Context, in *applicationpkg.ApplicationSyncRequest, opts ...grpc.CallOption) (*v1alpha1.Application, error)
 	Patch(ctx context.Context, in *applicationpkg.ApplicationPatchRequest, opts ...grpc.CallOption) (*v1alpha1.Application, error)
 	GetApplicationSyncWindows(ctx context.Context, in *applicationpkg.ApplicationSyncWindowsQuery, opts ...grpc.CallOption) (*applicationpkg.ApplicationSyncWindowsResponse, error)
+	ResourceTree(ctx context.Context, in *applicationpkg.ResourcesQuery, opts ...grpc.CallOption) (*v1alpha1.ApplicationTree, error)
 }
 
 // Get implements Client. name may be "namespace/name" for applications
@@ -266,4 +267,30 @@ func (c *client) SyncWindows(ctx context.Context, name string) (*SyncWindows, er
 		out.Windows = append(out.Windows, v1alpha1.SyncWindow{Kind: w.GetKind(), Schedule: w.GetSchedule(), Duration: w.GetDuration(), ManualSync: w.GetManualSync()})
 	}
 	return out, nil
+}
+
+// Cached implements Client with the ResourceTree API ("applications, get"),
+// which the API server answers from the tree the application controller
+// stored at its last reconciliation of the app.
+func (c *client) Cached(ctx context.Context, name string, r Resource) (CachedResource, error) {
+	ns, n := splitName(name)
+	q := &applicationpkg.ResourcesQuery{ApplicationName: &n}
+	if ns != "" {
+		q.AppNamespace = &ns
+	}
+	tree, err := c.apps.ResourceTree(ctx, q)
+	if err != nil {
+		return CachedResource{}, fmt.Errorf("read the resource tree of application %q: %w", name, classify(err))
+	}
+	for _, node := range tree.Nodes {
+		if !same(r, node.Group, node.Kind, node.Namespace, node.Name) {
+			continue
+		}
+		out := CachedResource{Found: true, ResourceVersion: node.ResourceVersion}
+		if node.Health != nil {
+			out.Health, out.HealthMessage = string(node.Health.Status), node.Health.Message
+		}
+		return out, nil
+	}
+	return CachedResource{}, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	applicationpkg "github.com/argoproj/argo-cd/v2/pkg/apiclient/application"
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	"github.com/argoproj/gitops-engine/pkg/health"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,6 +22,13 @@ type stubServer struct {
 	patchReq *applicationpkg.ApplicationPatchRequest
 	response *v1alpha1.Application
 	windows  *applicationpkg.ApplicationSyncWindowsResponse
+	treeReq  *applicationpkg.ResourcesQuery
+	tree     *v1alpha1.ApplicationTree
+}
+
+func (s *stubServer) ResourceTree(_ context.Context, in *applicationpkg.ResourcesQuery, _ ...grpc.CallOption) (*v1alpha1.ApplicationTree, error) {
+	s.treeReq = in
+	return s.tree, s.err
 }
 
 func (s *stubServer) GetApplicationSyncWindows(_ context.Context, in *applicationpkg.ApplicationSyncWindowsQuery, _ ...grpc.CallOption) (*applicationpkg.ApplicationSyncWindowsResponse, error) {
@@ -200,3 +208,41 @@ func TestNewHonoursContext(t *testing.T) {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// TestCached: the node of the tree that is the resource, matched by group,
+// kind, namespace and name (a ReplicaSet or another namespace's Deployment
+// of the same name is not it).
+func TestCached(t *testing.T) {
+	node := func(group, kind, ns, name, rv string, h string) v1alpha1.ResourceNode {
+		n := v1alpha1.ResourceNode{ResourceRef: v1alpha1.ResourceRef{Group: group, Kind: kind, Namespace: ns, Name: name}, ResourceVersion: rv}
+		if h != "" {
+			n.Health = &v1alpha1.HealthStatus{Status: health.HealthStatusCode(h), Message: "m"}
+		}
+		return n
+	}
+	s := &stubServer{tree: &v1alpha1.ApplicationTree{Nodes: []v1alpha1.ResourceNode{
+		node("apps", "ReplicaSet", "shop", "reviews-v2", "10", "Healthy"),
+		node("apps", "Deployment", "other", "reviews-v2", "11", "Healthy"),
+		node("apps", "Deployment", "shop", "reviews-v2", "12", "Progressing"),
+	}}}
+	c := &client{apps: s}
+	got, err := c.Cached(context.Background(), "team-a/reviews", Resource{Group: "apps", Kind: "Deployment", Namespace: "shop", Name: "reviews-v2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CachedResource{Found: true, ResourceVersion: "12", Health: "Progressing", HealthMessage: "m"}
+	if got != want {
+		t.Errorf("Cached = %+v, want %+v", got, want)
+	}
+	if s.treeReq.GetApplicationName() != "reviews" || s.treeReq.GetAppNamespace() != "team-a" {
+		t.Errorf("request = %v", s.treeReq)
+	}
+	got, err = c.Cached(context.Background(), "reviews", Resource{Group: "apps", Kind: "StatefulSet", Name: "reviews-v2"})
+	if err != nil || got.Found {
+		t.Errorf("a resource the tree does not have: %+v, %v", got, err)
+	}
+	s.err = status.Error(codes.PermissionDenied, "permission denied")
+	if _, err := c.Cached(context.Background(), "reviews", Resource{Kind: "Deployment", Name: "x"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a refused read = %v, want ErrNotFound (Argo CD's answer for an app the token may not see)", err)
+	}
+}

@@ -71,7 +71,7 @@ func TestRetriesTransientFailures(t *testing.T) {
 	// commit: the connection is retried too.
 	argo := netfault.New(t, "127.0.0.1:1")
 	argo.Down()
-	code, out, errs = w.run("abort", "reviews-v2", "--repo", w.url, "--path", "apps/reviews", "--wait-for=done", "--server", argo.Addr(), "--plaintext", "--timeout", "3s")
+	code, out, errs = w.run("abort", "reviews-v2", "--repo", w.url, "--path", "apps/reviews", "--wait-for=done", "--server", argo.Addr(), "--plaintext", "--timeout", "12s")
 	t.Logf("abort with Argo CD down:\n%s%s", out, errs)
 	if code != ExitTimeout || !strings.Contains(errs, "last error: connect to Argo CD at "+argo.Addr()) || !strings.Contains(out, "Retrying") {
 		t.Errorf("abort with Argo CD down: exit %d, want %d naming the connection\n%s%s", code, ExitTimeout, out, errs)

@@ -65,6 +65,8 @@ type Driver struct {
 	// Hooks calls the releases' webhooks (nil: without configured
 	// headers or secrets).
 	Hooks *machine.Hooks
+	// Memory is what the machines saw across reconciles.
+	Memory machine.Memory
 
 	repos repoCache
 }
@@ -146,7 +148,7 @@ func (d *Driver) reconcile(ctx context.Context, ns string, r *release.Release) (
 		argo = argocd.GrantedTo(argo, grant)
 	}
 	m := machine.New(machine.Deps{Repo: repo, Argo: argo, Cluster: d.Cluster, Kinds: d.Kinds, Builder: d.Builder, Clock: d.Clock, Log: d.Log,
-		Metrics: d.MetricsSource, Analysis: d.Analysis, Looks: &d.Looks, Hooks: d.Hooks},
+		Metrics: d.MetricsSource, Analysis: d.Analysis, Looks: &d.Looks, Hooks: d.Hooks, Memory: &d.Memory},
 		r.Metadata.Name, r.Spec.Repo.Path)
 	rec, app, err := m.Load(ctx)
 	switch {

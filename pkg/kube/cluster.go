@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/argoproj/gitops-engine/pkg/health"
 	"istio.io/client-go/pkg/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -112,7 +113,15 @@ func (c *cluster) Workload(ctx context.Context, ref Ref) (WorkloadStatus, error)
 	if kind.VM {
 		return c.groupStatus(ctx, gvr, obj)
 	}
-	return kind.Status(obj)
+	st, err := kind.Status(obj)
+	if err != nil {
+		return st, err
+	}
+	st.ResourceVersion = obj.GetResourceVersion()
+	if h, err := health.GetResourceHealth(obj, nil); err == nil && h != nil {
+		st.Health, st.HealthMessage = string(h.Status), h.Message
+	}
+	return st, nil
 }
 
 // NamespaceLabels implements Cluster.

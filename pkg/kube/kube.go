@@ -26,6 +26,13 @@ type WorkloadStatus struct {
 	// Entries, for a WorkloadGroup, describes its WorkloadEntries that are
 	// not healthy yet, for the reason a release waits.
 	Entries string
+	// ResourceVersion is the object's, as read.
+	ResourceVersion string
+	// Health and HealthMessage are what Argo CD's built-in health check
+	// (gitops-engine's, without the resource customizations of an
+	// argocd-cm) says of the object as read; empty for kinds it has no
+	// check for. Argo CD's own verdict comes from its cache, which can lag.
+	Health, HealthMessage string
 }
 
 // Route is one weighted destination of a VirtualService's HTTP route.

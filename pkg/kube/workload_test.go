@@ -52,29 +52,42 @@ func TestWorkloadDeployment(t *testing.T) {
 		{
 			name: "ready",
 			obj: workloadObj("Deployment", "reviews-v2",
-				"spec.replicas", int64(3), "status.readyReplicas", int64(3), "status.observedGeneration", int64(2)),
-			want: WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 2, Replicas: 3, ReadyReplicas: 3},
+				"spec.replicas", int64(3), "status.readyReplicas", int64(3), "status.observedGeneration", int64(2),
+				"metadata.resourceVersion", "41", "status.replicas", int64(3), "status.updatedReplicas", int64(3), "status.availableReplicas", int64(3)),
+			want: WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 2, Replicas: 3, ReadyReplicas: 3, ResourceVersion: "41", Health: "Healthy"},
+		},
+		{
+			name: "ready, an old replica still terminating",
+			obj: workloadObj("Deployment", "reviews-v2",
+				"spec.replicas", int64(3), "status.readyReplicas", int64(3), "status.observedGeneration", int64(2),
+				"status.replicas", int64(4), "status.updatedReplicas", int64(3), "status.availableReplicas", int64(3)),
+			want: WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 2, Replicas: 3, ReadyReplicas: 3,
+				Health: "Progressing", HealthMessage: "Waiting for rollout to finish: 1 old replicas are pending termination..."},
 		},
 		{
 			name: "not ready, ready count omitted while zero",
 			obj:  workloadObj("Deployment", "reviews-v2", "spec.replicas", int64(3), "status.observedGeneration", int64(1)),
-			want: WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 1, Replicas: 3, ReadyReplicas: 0, Unresolved: ".status.readyReplicas"},
+			want: WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 1, Replicas: 3, ReadyReplicas: 0, Unresolved: ".status.readyReplicas",
+				Health: "Progressing", HealthMessage: "Waiting for rollout to finish: observed deployment generation less than desired generation"},
 		},
 		{
 			name: "partly ready",
 			obj: workloadObj("Deployment", "reviews-v2",
 				"spec.replicas", int64(3), "status.readyReplicas", int64(1), "status.observedGeneration", int64(2)),
-			want: WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 2, Replicas: 3, ReadyReplicas: 1},
+			want: WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 2, Replicas: 3, ReadyReplicas: 1,
+				Health: "Progressing", HealthMessage: "Waiting for rollout to finish: 0 out of 3 new replicas have been updated..."},
 		},
 		{
 			name: "replicas absent means 1",
 			obj:  workloadObj("Deployment", "reviews-v2", "status.readyReplicas", int64(1)),
-			want: WorkloadStatus{Found: true, Generation: 2, Replicas: 1, ReadyReplicas: 1, Unresolved: ".spec.replicas"},
+			want: WorkloadStatus{Found: true, Generation: 2, Replicas: 1, ReadyReplicas: 1, Unresolved: ".spec.replicas",
+				Health: "Progressing", HealthMessage: "Waiting for rollout to finish: observed deployment generation less than desired generation"},
 		},
 		{
 			name: "scaled to zero",
 			obj:  workloadObj("Deployment", "reviews-v2", "spec.replicas", int64(0)),
-			want: WorkloadStatus{Found: true, Generation: 2, Replicas: 0, ReadyReplicas: 0, Unresolved: ".status.readyReplicas"},
+			want: WorkloadStatus{Found: true, Generation: 2, Replicas: 0, ReadyReplicas: 0, Unresolved: ".status.readyReplicas",
+				Health: "Progressing", HealthMessage: "Waiting for rollout to finish: observed deployment generation less than desired generation"},
 		},
 		{
 			name: "not found",
@@ -115,7 +128,8 @@ func TestWorkloadDaemonSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 2, Replicas: 4, ReadyReplicas: 3}
+	want := WorkloadStatus{Found: true, Generation: 2, ObservedGeneration: 2, Replicas: 4, ReadyReplicas: 3,
+		Health: "Progressing", HealthMessage: `Waiting for daemon set "agent" rollout to finish: 0 out of 4 new pods have been updated...`}
 	if got != want {
 		t.Errorf("Workload = %+v, want %+v", got, want)
 	}

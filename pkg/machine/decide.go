@@ -90,6 +90,9 @@ func decide(v view) decision {
 	switch state := v.argo.State; {
 	case effective(v.argo, phase):
 		// applied: the cluster check below decides
+	case v.lag == lagging:
+		// Argo CD's health lags the cluster: not an answer (lag.go).
+		return decision{kind: doWait, wait: errorPoll, reason: "Argo CD: " + v.argo.Reason}
 	case state == argocd.NeedsSync:
 		return decision{kind: doSync, prune: prunes[phase], reason: "sync: " + v.argo.Reason}
 	case state == argocd.Errored:
@@ -130,6 +133,9 @@ func decide(v view) decision {
 	}
 	d := background(v, h(v))
 	d.converged = true
+	if v.lag == lagProven {
+		d.reason += " (" + v.argo.Reason + ")"
+	}
 	return d
 }
 

@@ -59,6 +59,18 @@ type Deps struct {
 	// Hooks calls the release's webhooks and remembers what it called,
 	// across machines (nil: a shared one without configured secrets).
 	Hooks *Hooks
+	// Memory is what this process saw, across machines: a controller
+	// makes a machine per reconcile (nil: the machine's own).
+	Memory *Memory
+}
+
+// Memory holds what a process saw of Argo CD that neither git nor Argo CD
+// records: when sync windows held a commit (syncwindows.go), since when a
+// live object Argo CD calls unhealthy has been Healthy (lag.go). Its zero
+// value is ready to use.
+type Memory struct {
+	blocked blockedCommits
+	healthy healthySince
 }
 
 func (d Deps) sleep(ctx context.Context, dur time.Duration) error {
@@ -95,6 +107,8 @@ type Machine struct {
 	app  string // Argo CD Application, from the spec
 	// blocked: when this process saw Argo CD's sync windows hold a commit (syncwindows.go).
 	blocked *blockedCommits
+	// healthy: since when this process saw live objects Healthy (lag.go).
+	healthy *healthySince
 }
 
 // New returns a machine for release name in the app path.
@@ -105,7 +119,10 @@ func New(deps Deps, name, appPath string) *Machine {
 	if deps.Kinds == nil {
 		deps.Kinds = kube.NewKinds()
 	}
-	return &Machine{deps: deps, name: name, path: appPath, blocked: &blockedCommits{}}
+	if deps.Memory == nil {
+		deps.Memory = &Memory{}
+	}
+	return &Machine{deps: deps, name: name, path: appPath, blocked: &deps.Memory.blocked, healthy: &deps.Memory.healthy}
 }
 
 // Outcome says what one Step did.

@@ -30,6 +30,8 @@ type view struct {
 	background *analysisFacts
 	// calls are the answers of during-analysis webhooks (webhooks_analysis.go).
 	calls lookCalls
+	// lag: Argo CD's health of a workload may lag the cluster (lag.go).
+	lag lag
 }
 
 // clusterFacts are what the cluster itself shows for the last commit.
@@ -90,6 +92,9 @@ func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, l
 		return v, nil
 	}
 	v.cluster = &clusterFacts{problem: problem}
+	if problem == "" && v.argo.State == argocd.Waiting && v.argo.Unhealthy.Kind != "" {
+		v.lag, v.argo = m.healthLag(ctx, rec, t, v.argo) // lag.go
+	}
 	if problem != "" || v.argo.State != argocd.Converged {
 		return v, nil
 	}

@@ -106,6 +106,7 @@ type Fake struct {
 	scripts  map[string]script
 	syncs    []SyncCall
 	nextErrs []error
+	cached   map[cacheKey]argocd.CachedResource // tree.go
 }
 
 var _ argocd.Client = (*Fake)(nil)
@@ -573,6 +574,7 @@ func (f *Fake) resources(a *fakeApp, rev string, code v1alpha1.SyncStatusCode) [
 			rs[i].Health = &v1alpha1.HealthStatus{Status: h.Status, Message: h.Message}
 		}
 	}
+	f.cachedHealth(a, rs) // tree.go
 	return rs
 }
 

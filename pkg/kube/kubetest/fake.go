@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -49,6 +50,7 @@ type Fake struct {
 	held      map[key]int64
 	nsLabels  map[string]map[string]string
 	nextErrs  []error
+	version   int64 // the last resourceVersion given
 }
 
 var _ kube.Cluster = (*Fake)(nil)
@@ -147,7 +149,7 @@ func (f *Fake) HoldReady(ref kube.Ref, ready int64) {
 	}
 	if st, ok := f.workloads[k]; ok {
 		st.ReadyReplicas = f.readyLocked(k, st.Replicas)
-		f.workloads[k] = st
+		f.storeLocked(k, st)
 	}
 }
 
@@ -214,7 +216,7 @@ func (f *Fake) ApplyTo(namespace string, objs []*unstructured.Unstructured, prun
 		f.objects[k] = true
 		f.applied[k] = r.obj
 		if r.status != nil {
-			f.workloads[k] = *r.status
+			f.storeLocked(k, *r.status)
 		}
 		if r.routes != nil {
 			f.routes[k] = r.routes
@@ -375,4 +377,32 @@ func copyRoutes(in [][]kube.Route) [][]kube.Route {
 		out[i] = append([]kube.Route{}, r...)
 	}
 	return out
+}
+
+// storeLocked writes a workload's status as the API server and Argo CD's
+// built-in health check would show it: a new resourceVersion when it
+// changed, and, for the kinds gitops-engine has a check for (apps'
+// Deployment, StatefulSet, DaemonSet, ReplicaSet), Healthy once every
+// replica of the observed generation is ready, else Progressing.
+func (f *Fake) storeLocked(k key, st kube.WorkloadStatus) {
+	old, ok := f.workloads[k]
+	if ok {
+		st.ResourceVersion, st.Health, st.HealthMessage = old.ResourceVersion, old.Health, old.HealthMessage
+		if st == old {
+			return
+		}
+	}
+	f.version++
+	st.ResourceVersion = strconv.FormatInt(f.version, 10)
+	st.Health, st.HealthMessage = "", ""
+	switch {
+	case k.group != "apps" || (k.kind != "Deployment" && k.kind != "StatefulSet" && k.kind != "DaemonSet" && k.kind != "ReplicaSet"):
+	case st.ObservedGeneration < st.Generation:
+		st.Health, st.HealthMessage = "Progressing", "Waiting for rollout to finish: observed deployment generation less than desired generation"
+	case st.ReadyReplicas < st.Replicas:
+		st.Health, st.HealthMessage = "Progressing", fmt.Sprintf("Waiting for rollout to finish: %d of %d updated replicas are available...", st.ReadyReplicas, st.Replicas)
+	default:
+		st.Health = "Healthy"
+	}
+	f.workloads[k] = st
 }

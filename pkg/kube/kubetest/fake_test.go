@@ -114,7 +114,7 @@ func TestApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ := f.Workload(ctx, dep("reviews-v1"))
-	if want := (kube.WorkloadStatus{Found: true, Generation: 1, ObservedGeneration: 1, Replicas: 3, ReadyReplicas: 3}); st != want {
+	if want := (kube.WorkloadStatus{Found: true, Generation: 1, ObservedGeneration: 1, Replicas: 3, ReadyReplicas: 3, ResourceVersion: "1", Health: "Healthy"}); st != want {
 		t.Errorf("Workload = %+v, want %+v", st, want)
 	}
 	routes, found, _ := f.VirtualServiceRoutes(ctx, "bookinfo", "reviews")
@@ -130,14 +130,20 @@ func TestApply(t *testing.T) {
 	if err := f.Apply(manifests(t, deployment("reviews-v1", "3", "reviews:1.0")), false); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := f.Workload(ctx, dep("reviews-v1")); st.Generation != 1 {
-		t.Errorf("unchanged apply: generation %d, want 1", st.Generation)
+	if st, _ := f.Workload(ctx, dep("reviews-v1")); st.Generation != 1 || st.ResourceVersion != "1" {
+		t.Errorf("unchanged apply: generation %d, resourceVersion %s, want 1 and 1", st.Generation, st.ResourceVersion)
 	}
 	if err := f.Apply(manifests(t, deployment("reviews-v1", "3", "reviews:1.1")), false); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := f.Workload(ctx, dep("reviews-v1")); st.Generation != 2 || st.ObservedGeneration != 2 {
 		t.Errorf("changed apply: %+v, want generation 2 observed", st)
+	}
+	// Pods that never pass their probe: Progressing, as Argo CD's check says.
+	f.HoldReady(dep("reviews-v1"), 1)
+	st, _ = f.Workload(ctx, dep("reviews-v1"))
+	if st.Health != "Progressing" || st.HealthMessage != "Waiting for rollout to finish: 1 of 3 updated replicas are available..." || st.ResourceVersion == "1" {
+		t.Errorf("held at 1 ready: %+v, want Progressing at a new resourceVersion", st)
 	}
 	if n := len(f.Objects()); n != 3 {
 		t.Errorf("apply without prune removed objects: %v", f.Objects())
