@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitcanary/gitcanary/pkg/argocd"
 	"github.com/gitcanary/gitcanary/pkg/cli"
+	"github.com/gitcanary/gitcanary/pkg/kube"
 	"github.com/gitcanary/gitcanary/pkg/machine"
 	"github.com/gitcanary/gitcanary/pkg/release"
 	"github.com/gitcanary/gitcanary/templates"
@@ -57,6 +59,7 @@ func TestPromote(t *testing.T) {
 		t.Errorf("the root kustomization still names the component:\n%s", root)
 	}
 	s.checkFinished(context.Background(), r.Status.Phase, s.commitOf(r.Status.Seq))
+	s.checkTreeMatchesCluster("reviews-v2")
 
 	// The user's files are the truth again: a person scales reviews-v2 in
 	// deployment.yaml, Argo CD syncs it, and the cluster follows.
@@ -197,4 +200,38 @@ func TestAbortDuringLongPause(t *testing.T) {
 		t.Errorf("phase %s", rec.Status.Phase)
 	}
 	t.Logf("abort → stable at 100%% in the cluster and the driver finished in %s (pause was 1h)", time.Since(began).Round(time.Millisecond))
+}
+
+// checkTreeMatchesCluster checks what gitcanary's answer to a lagging
+// Argo CD health (pkg/machine/lag.go) rests on, with the real parts: once
+// Argo CD has caught up, its resource tree holds a Deployment at the
+// resourceVersion the API server serves, and its health there is what
+// gitcanary computes from the live object with Argo CD's built-in check.
+func (s *scenario) checkTreeMatchesCluster(name string) {
+	t := s.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res := argocd.Resource{Group: "apps", Kind: "Deployment", Namespace: s.ns, Name: name}
+	ref := kube.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Resource: "deployments", Namespace: s.ns, Name: name}
+	var cached argocd.CachedResource
+	var live kube.WorkloadStatus
+	for ctx.Err() == nil {
+		var err error
+		if cached, err = s.argo.Cached(ctx, s.ns, res); err != nil {
+			t.Fatal(err)
+		}
+		if live, err = s.cluster.Workload(ctx, ref); err != nil {
+			t.Fatal(err)
+		}
+		if cached.Found && cached.ResourceVersion == live.ResourceVersion && cached.Health == live.Health && live.Health == "Healthy" {
+			return
+		}
+		if _, err := s.argo.Get(ctx, s.ns, true); err != nil && ctx.Err() == nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+	}
+	t.Errorf("Argo CD's tree has Deployment %s at resourceVersion %q (%s), the cluster at %q (%s by Argo CD's built-in check)",
+		name, cached.ResourceVersion, cached.Health, live.ResourceVersion, live.Health)
 }
