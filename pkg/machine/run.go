@@ -25,7 +25,8 @@ const (
 //
 // Between steps it waits:
 //   - after a side effect, not at all;
-//   - while Argo CD and the cluster catch up with a commit, pollInterval;
+//   - while Argo CD and the cluster catch up with a commit, pollInterval,
+//     growing to slowPoll while what it waits for stays the same (poller);
 //   - while it cannot find out (Errored) or git, Argo CD or the API server
 //     fail transiently, by Backoff: about 1 s, doubling to about 15 s;
 //   - in a pause whose commit has converged, or while a webhook gate holds
@@ -35,6 +36,7 @@ const (
 func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*release.Release, error) {
 	var rec *release.Release // the record of the last step that succeeded
 	var b Backoff
+	var p poller
 	for {
 		out, err := m.Step(ctx)
 		if err != nil {
@@ -66,6 +68,7 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 		}
 		if out.Did != "" {
 			b.Reset()
+			p.reset()
 			continue // a side effect happened: look again at once
 		}
 		if out.Errored {
@@ -85,14 +88,39 @@ func (m *Machine) Run(ctx context.Context, until Until, report func(Outcome)) (*
 			}
 			continue
 		}
-		delay := out.Wait
-		if delay <= 0 || delay > pollInterval {
-			delay = pollInterval
-		}
-		if err := m.deps.sleep(ctx, delay); err != nil {
+		if err := m.deps.sleep(ctx, p.next(out)); err != nil {
 			return out.Release, err
 		}
 	}
+}
+
+// poller spaces the looks while Argo CD and the cluster catch up with a
+// commit: pollInterval while what the release waits for changes (a sync
+// requested, then running, then health reassessed: each change is seen
+// at once), growing to slowPoll while it stays the same (a rollout that
+// takes a minute is looked at every 2 s, not 120 times: every look is a
+// fetch from the git server and a read of Argo CD and the cluster). A
+// step asking for less than pollInterval gets it.
+type poller struct {
+	reason string
+	wait   time.Duration
+}
+
+// slowPoll is the longest wait between looks while Argo CD works.
+const slowPoll = 2 * time.Second
+
+func (p *poller) reset() { p.reason, p.wait = "", 0 }
+
+func (p *poller) next(out Outcome) time.Duration {
+	if out.Reason != p.reason || p.wait == 0 {
+		p.reason, p.wait = out.Reason, pollInterval
+	} else {
+		p.wait = min(p.wait*2, slowPoll)
+	}
+	if out.Wait > 0 && out.Wait < pollInterval {
+		return out.Wait
+	}
+	return p.wait
 }
 
 // idle waits in a pause, or for an analysis's next look, without asking
