@@ -57,3 +57,24 @@ warning: step 6 (analysis 1m0s): at 100 requests/s, 0% on the canary, 1% errors,
 		t.Errorf("lint --error-rate 1.5: exit %d %s", code, errs)
 	}
 }
+
+// TestLintChatWebhookURL: a chat's incoming-webhook URL in the Release
+// is allowed (docs/webhooks.md#format-slack) but lint warns that it is
+// its own secret; other webhook URLs get no warning.
+func TestLintChatWebhookURL(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "r.yaml")
+	doc := strings.Replace(sizedRelease, "  steps:\n", `  webhooks:
+    - {name: gate, type: confirm-step, url: "https://deploy-gate.example/window"}
+    - {name: chat, type: event, format: slack, url: "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"}
+  steps:
+`, 1)
+	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"lint", "-f", file, "--offline"}, &out, &errb)
+	want := "warning: spec.webhooks[1].url is a Slack incoming-webhook URL, which is its own secret"
+	if code != ExitOK || !strings.Contains(out.String(), want) || strings.Contains(out.String(), "webhooks[0]") || strings.Contains(out.String()+errb.String(), "XXXXXXXX") {
+		t.Errorf("lint: exit %d\n%s%s\nwant exit 0 and only %q, never the URL's secret", code, out.String(), errb.String(), want)
+	}
+}
