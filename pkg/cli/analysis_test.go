@@ -77,4 +77,14 @@ func TestLintChatWebhookURL(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out.String(), want) || strings.Contains(out.String(), "webhooks[0]") || strings.Contains(out.String()+errb.String(), "XXXXXXXX") {
 		t.Errorf("lint: exit %d\n%s%s\nwant exit 0 and only %q, never the URL's secret", code, out.String(), errb.String(), want)
 	}
+	// docs/webhooks.md shows the warning as lint prints it.
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "webhooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, want) && !strings.Contains(string(doc), "\n"+line+"\n") {
+			t.Errorf("docs/webhooks.md does not show lint's warning as printed:\n%s", line)
+		}
+	}
 }
