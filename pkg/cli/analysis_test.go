@@ -78,12 +78,12 @@ func TestLintChatWebhookURL(t *testing.T) {
 		t.Errorf("lint: exit %d\n%s%s\nwant exit 0 and only %q, never the URL's secret", code, out.String(), errb.String(), want)
 	}
 	// docs/webhooks.md shows the warning as lint prints it.
-	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "webhooks.md"))
+	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "webhooks.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
-		if strings.HasPrefix(line, want) && !strings.Contains(string(doc), "\n"+line+"\n") {
+		if strings.HasPrefix(line, want) && !strings.Contains(string(page), "\n"+line+"\n") {
 			t.Errorf("docs/webhooks.md does not show lint's warning as printed:\n%s", line)
 		}
 	}
