@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,9 @@ func TestArgoCDSyncWindows(t *testing.T) {
 	}
 	if _, out := s.cli("doctor", "-f", s.file); !strings.Contains(out, "[warn] Argo CD sync windows") || !strings.Contains(out, closed) {
 		t.Errorf("doctor does not warn of the window")
+	}
+	if _, out := s.cli("status", "-f", s.file); !regexp.MustCompile(`(?m)^Sync windows: +Argo CD's deny sync window "\* \* \* \* \*" for 2h of project default refuses syncs`).MatchString(out) {
+		t.Errorf("status does not show the window:\n%s", out)
 	}
 
 	s.setSyncWindows(app, true, true)

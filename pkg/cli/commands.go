@@ -472,7 +472,7 @@ func newStatus(g *globals) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "status [NAME]",
-		Short: "Show a release's phase, weights and history, from git alone",
+		Short: "Show a release's phase, weights and history, from git (and, given an Argo CD server, its sync windows)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, repo, err := wh.resolve(g, args)
@@ -501,7 +501,7 @@ func newStatus(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(g.stdout, string(data))
 			case "table":
-				printStatus(g, rec, app.Commit, displayKind(deps.Kinds, rec.Spec.Workload.Kind, g.locale))
+				printStatus(g, rec, app.Commit, displayKind(deps.Kinds, rec.Spec.Workload.Kind, g.locale), g.syncWindowsState(cmd.Context(), rec))
 			default:
 				return exit(ExitInvalid, fmt.Errorf("-o %q: use table, json or yaml", output))
 			}
@@ -524,7 +524,9 @@ func displayKind(kinds *kube.Kinds, kind, locale string) string {
 	return kind
 }
 
-func printStatus(g *globals, r *release.Release, commit, kind string) {
+// printStatus prints the record; windows is what Argo CD's sync windows
+// say now ("": nothing to say).
+func printStatus(g *globals, r *release.Release, commit, kind, windows string) {
 	st := r.Status
 	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Release:\t%s\n", r.Metadata.Name)
@@ -545,6 +547,9 @@ func printStatus(g *globals, r *release.Release, commit, kind string) {
 	}
 	printAnalysis(tw, r)
 	printSchedule(tw, r, time.Now())
+	if windows != "" {
+		fmt.Fprintf(tw, "Sync windows:\t%s\n", windows)
+	}
 	tw.Flush()
 	fmt.Fprintln(g.stdout, "\nHistory:")
 	tw = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
