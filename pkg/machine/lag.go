@@ -41,27 +41,45 @@ const (
 )
 
 // healthySince remembers since when this process has seen a live object,
-// at one resourceVersion, Healthy while Argo CD called it unhealthy.
+// at one resourceVersion, Healthy while Argo CD called it unhealthy, and
+// whether Argo CD was found to have judged that very version (then its
+// verdict stands, and the app is not refreshed again for it).
 type healthySince struct {
 	mu   sync.Mutex
-	seen map[string]time.Time
+	seen map[string]healthy
 }
 
-// since returns when key was first seen, recording now if it is new.
-func (h *healthySince) since(key string, now time.Time) time.Time {
+type healthy struct {
+	at     time.Time
+	judged bool
+}
+
+// since returns what is known of key, recording now as its first sight
+// if it is new.
+func (h *healthySince) since(key string, now time.Time) healthy {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.seen == nil {
-		h.seen = map[string]time.Time{}
+		h.seen = map[string]healthy{}
 	}
 	if len(h.seen) > 64 {
 		clear(h.seen) // a release waits on one object at a time
 	}
-	if at, ok := h.seen[key]; ok {
-		return at
+	if e, ok := h.seen[key]; ok {
+		return e
 	}
-	h.seen[key] = now
-	return now
+	h.seen[key] = healthy{at: now}
+	return h.seen[key]
+}
+
+// judge records that Argo CD judged key's version itself.
+func (h *healthySince) judge(key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e, ok := h.seen[key]; ok {
+		e.judged = true
+		h.seen[key] = e
+	}
 }
 
 // lag is what healthLag found.
@@ -84,11 +102,18 @@ func (m *Machine) healthLag(ctx context.Context, rec *release.Release, t argocd.
 		return noLag, v
 	}
 	key := t.Commit + " " + r.Group + "/" + r.Kind + " " + ref.Namespace + "/" + r.Name + " " + live.ResourceVersion
-	first := m.healthy.since(key, m.deps.now())
+	now := m.deps.now()
+	seen := m.deps.Memory.healthy.since(key, now)
+	first := seen.at
+	judged := fmt.Sprintf("; Argo CD judged the live object (resourceVersion %s) and its built-in health check says Healthy: a health check of argocd-cm's resource customizations?", live.ResourceVersion)
+	if seen.judged {
+		v.Reason += judged
+		return noLag, v
+	}
 	waiting := v
 	waiting.Reason = fmt.Sprintf("%s; the cluster shows it Healthy (resourceVersion %s) since %s: waiting for Argo CD to see it",
 		v.Reason, live.ResourceVersion, first.Format(time.TimeOnly))
-	if m.deps.now().Sub(first) < lagGrace {
+	if now.Sub(first) < lagGrace {
 		return lagging, waiting
 	}
 
@@ -102,9 +127,9 @@ func (m *Machine) healthLag(ctx context.Context, rec *release.Release, t argocd.
 		waiting.Reason += fmt.Sprintf(" (a refresh did not finish: %v)", err)
 		return lagging, waiting
 	}
-	now := argocd.Assess(a, t)
-	if now.State != argocd.Waiting || now.Unhealthy != r {
-		return noLag, now // Argo CD moved: act on what it says now
+	fresh := argocd.Assess(a, t)
+	if fresh.State != argocd.Waiting || fresh.Unhealthy != r {
+		return noLag, fresh // Argo CD moved: act on what it says now
 	}
 	cached, err := m.deps.Argo.Cached(ctx, rec.Spec.ArgoCD.Application, r)
 	if err != nil || !cached.Found {
@@ -115,8 +140,9 @@ func (m *Machine) healthLag(ctx context.Context, rec *release.Release, t argocd.
 		return lagging, waiting
 	}
 	if cached.ResourceVersion == live.ResourceVersion {
-		now.Reason += fmt.Sprintf("; Argo CD judged the live object (resourceVersion %s) and its built-in health check says Healthy: a health check of argocd-cm's resource customizations?", live.ResourceVersion)
-		return noLag, now
+		m.deps.Memory.healthy.judge(key)
+		fresh.Reason += judged
+		return noLag, fresh
 	}
 	again, _, ok := m.liveHealthy(ctx, rec, r)
 	if !ok || again.ResourceVersion != live.ResourceVersion {

@@ -105,10 +105,6 @@ type Machine struct {
 	name string
 	path string
 	app  string // Argo CD Application, from the spec
-	// blocked: when this process saw Argo CD's sync windows hold a commit (syncwindows.go).
-	blocked *blockedCommits
-	// healthy: since when this process saw live objects Healthy (lag.go).
-	healthy *healthySince
 }
 
 // New returns a machine for release name in the app path.
@@ -122,7 +118,7 @@ func New(deps Deps, name, appPath string) *Machine {
 	if deps.Memory == nil {
 		deps.Memory = &Memory{}
 	}
-	return &Machine{deps: deps, name: name, path: appPath, blocked: &deps.Memory.blocked, healthy: &deps.Memory.healthy}
+	return &Machine{deps: deps, name: name, path: appPath}
 }
 
 // Outcome says what one Step did.

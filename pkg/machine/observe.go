@@ -71,7 +71,7 @@ func (m *Machine) observe(ctx context.Context, rec *release.Release, app *App, l
 	// The progress deadline counts from the commit, or from when Argo CD
 	// started applying it, or last held it for a sync window, if later
 	// (syncwindows.go).
-	for _, at := range []time.Time{argocd.OperationStart(a, t), m.blocked.last(last.Hash)} {
+	for _, at := range []time.Time{argocd.OperationStart(a, t), m.deps.Memory.blocked.last(last.Hash)} {
 		if at.After(v.since) {
 			v.since = at
 		}

@@ -94,7 +94,7 @@ func syncWindowHeld(w *argocd.SyncWindows, now time.Time) (string, time.Duration
 // hold: the release waits for a window, its deadline stopped.
 func (m *Machine) syncRefused(ctx context.Context, rec *release.Release, commit, what string) Outcome {
 	now := m.deps.now()
-	m.blocked.note(commit, now)
+	m.deps.Memory.blocked.note(commit, now)
 	out := Outcome{Release: rec, Gated: true, Window: true, Wait: syncWindowRecheck,
 		Reason: fmt.Sprintf("%s %s: blocked by Argo CD's sync windows", what, shortHash(commit))}
 	w, err := m.deps.Argo.SyncWindows(ctx, rec.Spec.ArgoCD.Application)
