@@ -52,10 +52,8 @@ Application's project would hold the release.`,
 			if rps > 0 {
 				printSizing(g.stdout, r, rps, errRate)
 			}
-			for i, w := range r.Spec.Webhooks {
-				if svc := redact.Capability(w.URL); svc != "" {
-					fmt.Fprintf(g.stdout, "warning: spec.webhooks[%d].url is a %s incoming-webhook URL, which is its own secret: whoever can read the repository can post to that channel; point the webhook at a relay that holds it (docs/webhooks.md#format-slack)\n", i, svc)
-				}
+			for _, w := range chatURLWarnings(r) { // webhooks.go
+				fmt.Fprintf(g.stdout, "warning: %s\n", w)
 			}
 			if offline {
 				fmt.Fprintf(g.stdout, "%s: release %s is valid (app not checked: --offline)\n", file, r.Metadata.Name)
